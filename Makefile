@@ -1,0 +1,57 @@
+# serverless-patterns: every target does its own set-up on a fresh machine (Python 3.11+, Node 20+).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+# jsii (under aws-cdk-lib) prints a Node.js end-of-life banner on Node 20; this is its own switch.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Byte code in lambda_src/ would change asset hashes from machine to machine.
+export PYTHONDONTWRITEBYTECODE := 1
+# The CDK CLI runs `python app.py` (cdk.json): the project's interpreter comes first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export CDK_DISABLE_VERSION_CHECK := 1
+
+.PHONY: help setup test lint unit synth deploy clean
+
+help:
+	@echo "make test    - lint, type-check and run the whole test suite"
+	@echo "make deploy  - deploy the example stacks (synth only until the local emulator lands)"
+	@echo "make synth   - synthesize the example stacks into cdk.out/"
+	@echo "make clean   - remove generated output (cdk.out, caches)"
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js 20 or newer" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest
+
+test: lint unit
+
+synth: setup
+	npx cdk synth --quiet
+
+deploy: synth
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
