@@ -1,0 +1,17 @@
+"""AWS CDK v2 L3 constructs for the classic serverless patterns, with safe defaults."""
+
+from serverless_patterns.functions import (
+    ASSET_EXCLUDES,
+    ServerlessFunction,
+    latest_python_runtime,
+    powertools_layer_for,
+)
+from serverless_patterns.queue_worker import QueueWorker
+
+__all__ = [
+    "ASSET_EXCLUDES",
+    "QueueWorker",
+    "ServerlessFunction",
+    "latest_python_runtime",
+    "powertools_layer_for",
+]

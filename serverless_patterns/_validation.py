@@ -1,0 +1,80 @@
+"""Construction-time validation with one message style for every construct.
+
+A construct collects every problem with its arguments and raises them together, so a user
+fixes a configuration in one round trip instead of one error at a time::
+
+    QueueWorker at 'Stack/Orders': batch_size=20 is not allowed for a FIFO queue (allowed: 1..10)
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from constructs import Construct
+
+
+class Problems:
+    """Collects argument problems for one construct and raises them as one ``ValueError``."""
+
+    def __init__(self, construct_type: str, scope: Construct, construct_id: str) -> None:
+        path = f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
+        self._prefix = f"{construct_type} at '{path}'"
+        self._messages: list[str] = []
+
+    def add(self, argument: str, value: object, reason: str, allowed: str) -> None:
+        """Record that ``argument=value`` is wrong for ``reason``; ``allowed`` says what is fine."""
+        self._messages.append(f"{argument}={_show(value)} {reason} (allowed: {allowed})")
+
+    def check_range(
+        self,
+        argument: str,
+        value: int | float | None,
+        low: int | float,
+        high: int | float,
+        *,
+        unit: str = "",
+        context: str = "",
+    ) -> None:
+        """Record a problem when ``value`` is given and lies outside ``low..high``."""
+        if value is None or low <= value <= high:
+            return
+        reason = f"is not allowed{' ' + context if context else ''}"
+        self.add(argument, value, reason, f"{number(low)}..{number(high)}{unit}")
+
+    def check_duration(
+        self,
+        argument: str,
+        value: Duration | None,
+        low_seconds: float,
+        high_seconds: float,
+        *,
+        context: str = "",
+    ) -> None:
+        """Record a problem when ``value`` is given and lies outside ``low..high`` seconds."""
+        if value is None or value.is_unresolved():
+            return
+        if low_seconds <= value.to_seconds() <= high_seconds:
+            return
+        reason = f"is not allowed{' ' + context if context else ''}"
+        self.add(argument, value, reason, f"{number(low_seconds)}..{number(high_seconds)} seconds")
+
+    def raise_if_any(self) -> None:
+        if not self._messages:
+            return
+        if len(self._messages) == 1:
+            raise ValueError(f"{self._prefix}: {self._messages[0]}")
+        joined = "\n  - ".join(self._messages)
+        raise ValueError(f"{self._prefix}: {len(self._messages)} problems:\n  - {joined}")
+
+
+def _show(value: object) -> str:
+    """Render a value the way a user would read it: seconds of a Duration, path of a construct."""
+    if isinstance(value, Duration):
+        return f"Duration.seconds({number(value.to_seconds())})"
+    if isinstance(value, Construct):
+        return f"<{value.node.path}>"
+    return repr(value)
+
+
+def number(value: float) -> str:
+    """``1296000`` rather than ``1.296e+06``; fractions as Python prints them."""
+    return str(int(value)) if float(value).is_integer() else repr(value)

@@ -1,0 +1,248 @@
+"""Lambda functions with well-architected defaults, and a hermetic Powertools layer.
+
+Every function this library creates, and every function of the examples, is a
+:class:`ServerlessFunction`: newest Python runtime of the installed aws-cdk-lib, ARM64, explicit
+memory and timeout, X-Ray active tracing, JSON logs into a log group with finite retention, a
+role that holds only what it needs (no AWS managed policy), and Powertools for AWS Lambda
+(Python) available through a layer built from the locally installed package.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import hashlib
+import importlib.metadata
+import re
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from aws_cdk import AssetHashType, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from serverless_patterns._validation import Problems
+from serverless_patterns.nag import acknowledge
+
+#: Distributions copied into the Powertools layer: Powertools, its dependencies, and the
+#: X-Ray SDK that its Tracer needs. boto3/botocore come with the Lambda runtime.
+POWERTOOLS_DISTRIBUTIONS = (
+    "aws-lambda-powertools",
+    "jmespath",
+    "typing-extensions",
+    "aws-xray-sdk",
+    "wrapt",
+)
+
+#: Excluded from every code asset: byte code changes the asset hash from machine to machine.
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo"]
+
+_DEFAULT_METRICS_NAMESPACE = "ServerlessPatterns"
+_LAYER_ID = "PowertoolsLayer"
+
+
+def latest_python_runtime() -> lambda_.Runtime:
+    """The newest ``PYTHON_3_x`` runtime that the installed aws-cdk-lib offers.
+
+    Picked from CDK rather than hard-coded, so upgrading aws-cdk-lib moves every function to the
+    newest runtime (which is also what the cdk-nag rule ``Serverless-LambdaLatestVersion`` wants).
+    """
+    versions: list[tuple[int, str]] = []
+    for name in dir(lambda_.Runtime):
+        match = re.fullmatch(r"PYTHON_3_(\d+)", name)
+        if match:
+            versions.append((int(match.group(1)), name))
+    newest = max(versions)[1]
+    runtime: lambda_.Runtime = getattr(lambda_.Runtime, newest)
+    return runtime
+
+
+@functools.cache
+def _powertools_layer_directory() -> tuple[str, str]:
+    """Assemble ``python/`` of the layer from installed distributions, once per process.
+
+    Returns the directory and a hash of its content. Only pure-Python files are copied:
+    compiled extensions (wrapt's optional speed-up) are built for this machine, not for Lambda's
+    ARM64 runtime, and the packages fall back to Python code without them. Nothing is
+    downloaded and no container runs, so synthesis stays hermetic. The hash is computed here,
+    while the files are read anyway, so CDK need not fingerprint the layer on every synthesis.
+    """
+    digest = hashlib.sha256()
+    root = Path(tempfile.mkdtemp(prefix="serverless-patterns-powertools-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    target = root / "python"
+    for name in POWERTOOLS_DISTRIBUTIONS:
+        try:
+            distribution = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError as error:
+            raise RuntimeError(
+                f"The Powertools layer is built from the installed package '{name}', which is "
+                "missing: install serverless-patterns with its dependencies "
+                "(pip install serverless-patterns), or pass powertools_layer=... explicitly"
+            ) from error
+        files = sorted(PurePosixPath(str(file)) for file in distribution.files or ())
+        for relative in files:
+            if not _belongs_in_layer(relative):
+                continue
+            content = Path(str(distribution.locate_file(relative))).read_bytes()
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(content)
+            digest.update(f"{relative}\0{len(content)}\0".encode())
+            digest.update(content)
+    return str(root), digest.hexdigest()
+
+
+def _belongs_in_layer(path: PurePosixPath) -> bool:
+    if path.parts[0] == ".." or "__pycache__" in path.parts:
+        return False
+    if path.name in {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}:
+        return False  # pip's bookkeeping of this machine's install, not package content
+    return path.suffix not in {".pyc", ".pyo", ".so", ".pyd", ".c", ".h"}
+
+
+def powertools_layer_for(scope: Construct) -> lambda_.ILayerVersion:
+    """The stack's one Powertools layer, created on first use.
+
+    A local asset rather than the public Powertools layer ARN: it deploys to any account, any
+    partition and to local emulators (which reject layer ARNs of other accounts).
+    """
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(_LAYER_ID)
+    if isinstance(existing, lambda_.LayerVersion):
+        return existing
+    version = importlib.metadata.version("aws-lambda-powertools")
+    directory, content_hash = _powertools_layer_directory()
+    return lambda_.LayerVersion(
+        stack,
+        _LAYER_ID,
+        code=lambda_.Code.from_asset(
+            directory, asset_hash=content_hash, asset_hash_type=AssetHashType.CUSTOM
+        ),
+        compatible_runtimes=[latest_python_runtime()],
+        compatible_architectures=[lambda_.Architecture.ARM_64],
+        description=f"Powertools for AWS Lambda (Python) {version}, built from the local install",
+    )
+
+
+class ServerlessFunction(lambda_.Function):
+    """A Python Lambda function with the library's defaults.
+
+    Args:
+        scope: parent construct.
+        id: construct id; the function's log group gets ``<id>LogGroup`` and its role
+            ``<id>Role`` in the same scope.
+        code: the function's code, e.g. ``Code.from_asset("lambda_src/orders",
+            exclude=ASSET_EXCLUDES)``; one folder per function keeps each asset small.
+        handler: module and function name. Default ``"app.handler"``.
+        service_name: ``POWERTOOLS_SERVICE_NAME`` for logs, metrics and traces. Default: ``id``.
+        metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE``. Default ``"ServerlessPatterns"``.
+        memory_size: MB, 128..10240. Default 256.
+        timeout: 1 s..15 min. Default 30 seconds.
+        log_retention: retention of the function's log group. Default one month.
+        environment: extra environment variables, merged over the Powertools ones.
+        reserved_concurrent_executions: reserved concurrency. Default none (unreserved).
+        powertools_layer: the layer that provides Powertools. Default: the stack's layer built
+            from the installed package (:func:`powertools_layer_for`).
+        description: function description. Default none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        code: lambda_.Code,
+        handler: str = "app.handler",
+        service_name: str | None = None,
+        metrics_namespace: str = _DEFAULT_METRICS_NAMESPACE,
+        memory_size: int = 256,
+        timeout: Duration | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        environment: dict[str, str] | None = None,
+        reserved_concurrent_executions: int | None = None,
+        powertools_layer: lambda_.ILayerVersion | None = None,
+        description: str | None = None,
+    ) -> None:
+        timeout = timeout or Duration.seconds(30)
+        problems = Problems("ServerlessFunction", scope, id)
+        problems.check_range("memory_size", memory_size, 128, 10240, unit=" MB")
+        problems.check_duration("timeout", timeout, 1, 900)
+        problems.raise_if_any()
+
+        log_group = logs.LogGroup(
+            scope,
+            f"{id}LogGroup",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            scope,
+            f"{id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of {scope.node.path}/{id}",
+        )
+        # Only this function's log group: no AWSLambdaBasicExecutionRole (logs:* on every group).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
+        super().__init__(
+            scope,
+            id,
+            code=code,
+            handler=handler,
+            runtime=latest_python_runtime(),
+            architecture=lambda_.Architecture.ARM_64,
+            memory_size=memory_size,
+            timeout=timeout,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=log_group,
+            role=role,
+            layers=[powertools_layer or powertools_layer_for(scope)],
+            environment={
+                "POWERTOOLS_SERVICE_NAME": service_name or id,
+                "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+                **(environment or {}),
+            },
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            description=description,
+        )
+        self._enable_active_tracing(scope, id, role)
+
+    def _enable_active_tracing(self, scope: Construct, id: str, role: iam.Role) -> None:
+        """X-Ray active tracing, with its permissions in a policy of their own.
+
+        X-Ray's write actions support no resource-level permissions, so they need resource
+        ``*``. Setting tracing on the L2 function would put that statement into the role's
+        default policy, where a cdk-nag acknowledgement would also hide any later wildcard
+        grant; in a separate policy the acknowledgement covers exactly these two actions.
+        """
+        cfn_function = self.node.default_child
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
+        tracing_policy = iam.Policy(
+            scope,
+            f"{id}TracingPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                    resources=["*"],
+                )
+            ],
+        )
+        acknowledge(
+            tracing_policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level "
+            "permissions; this policy holds only those two actions.",
+        )
+        self.node.add_dependency(tracing_policy)

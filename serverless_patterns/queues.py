@@ -1,0 +1,80 @@
+"""Encrypted, TLS-only SQS queues with a dead-letter queue: the durable edge of every pattern."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from serverless_patterns.nag import acknowledge
+
+#: SQS keeps a message at most 14 days; a DLQ keeps its messages that long so people can act.
+DEAD_LETTER_RETENTION = Duration.days(14)
+
+
+@dataclass(frozen=True)
+class QueueWithDeadLetter:
+    """A queue and the dead-letter queue its redrive policy points at."""
+
+    queue: sqs.Queue
+    dead_letter_queue: sqs.Queue
+
+
+def _encryption(key: kms.IKey | None) -> dict[str, object]:
+    if key is None:
+        return {"encryption": sqs.QueueEncryption.SQS_MANAGED}
+    return {"encryption": sqs.QueueEncryption.KMS, "encryption_master_key": key}
+
+
+def dead_letter_queue(
+    scope: Construct,
+    id: str,
+    *,
+    fifo: bool = False,
+    encryption_key: kms.IKey | None = None,
+) -> sqs.Queue:
+    """An encrypted, TLS-only queue that keeps failed messages for 14 days."""
+    queue = sqs.Queue(
+        scope,
+        id,
+        fifo=fifo or None,
+        retention_period=DEAD_LETTER_RETENTION,
+        enforce_ssl=True,
+        **_encryption(encryption_key),  # type: ignore[arg-type]
+    )
+    acknowledge(
+        queue,
+        "Serverless-SQSRedrivePolicy",
+        "This queue is itself a dead-letter queue: the end of the failure path, kept 14 days "
+        "and alarmed on; a DLQ of a DLQ would only move the problem.",
+    )
+    return queue
+
+
+def queue_with_dead_letter(
+    scope: Construct,
+    *,
+    visibility_timeout: Duration,
+    max_receive_count: int,
+    retention_period: Duration,
+    fifo: bool = False,
+    content_based_deduplication: bool = False,
+    encryption_key: kms.IKey | None = None,
+) -> QueueWithDeadLetter:
+    """Create ``Queue`` and ``DeadLetterQueue`` in ``scope``, joined by a redrive policy."""
+    dlq = dead_letter_queue(scope, "DeadLetterQueue", fifo=fifo, encryption_key=encryption_key)
+    queue = sqs.Queue(
+        scope,
+        "Queue",
+        fifo=fifo or None,
+        content_based_deduplication=content_based_deduplication or None,
+        visibility_timeout=visibility_timeout,
+        retention_period=retention_period,
+        enforce_ssl=True,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=max_receive_count),
+        **_encryption(encryption_key),  # type: ignore[arg-type]
+    )
+    return QueueWithDeadLetter(queue=queue, dead_letter_queue=dlq)
