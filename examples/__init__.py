@@ -1,0 +1,17 @@
+"""Example stacks: each shows one construct of the library as a user would deploy it."""
+
+from __future__ import annotations
+
+from aws_cdk import App, Stack
+
+from examples.queue_worker_stack import QueueWorkerExampleStack
+
+#: Stack name -> stack class, in deploy order. ``app.py`` and the tests build from this.
+EXAMPLE_STACKS: dict[str, type[Stack]] = {
+    "QueueWorkerExample": QueueWorkerExampleStack,
+}
+
+
+def build_examples(app: App) -> list[Stack]:
+    """Add every example stack to ``app``."""
+    return [stack_class(app, name) for name, stack_class in EXAMPLE_STACKS.items()]
