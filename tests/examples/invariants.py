@@ -1,0 +1,201 @@
+"""Template invariants that every example stack must hold, written once for every construct.
+
+Each check takes a synthesized template (dict) and returns the violations it finds, as
+human-readable strings; an empty list means the template holds the invariant.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+Template = dict[str, Any]
+InvariantCheck = Callable[[Template], list[str]]
+
+ASYNC_INVOKERS = {
+    "sns.amazonaws.com",
+    "s3.amazonaws.com",
+    "events.amazonaws.com",
+    "scheduler.amazonaws.com",
+}
+STREAM_SOURCE = re.compile(r"Kinesis|DynamoDB|Stream", re.IGNORECASE)
+
+
+def resources(template: Template, *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource["Type"] in types:
+            yield logical_id, resource.get("Properties", {})
+
+
+def referenced_id(value: Any) -> str | None:
+    """Logical id behind ``Ref`` / ``Fn::GetAtt`` (None for a literal, e.g. an imported ARN)."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            return str(value["Fn::GetAtt"][0])
+    return None
+
+
+def resource_type(template: Template, logical_id: str | None) -> str | None:
+    if logical_id is None:
+        return None
+    resource = template.get("Resources", {}).get(logical_id)
+    return None if resource is None else str(resource["Type"])
+
+
+def consumed_queues_have_redrive(template: Template) -> list[str]:
+    problems = []
+    queues = dict(resources(template, "AWS::SQS::Queue"))
+    for mapping_id, mapping in resources(template, "AWS::Lambda::EventSourceMapping"):
+        source = referenced_id(mapping.get("EventSourceArn"))
+        if source in queues and "RedrivePolicy" not in queues[source]:
+            problems.append(f"{source} is consumed by {mapping_id} but has no redrive policy")
+    return problems
+
+
+def stream_mappings_have_failure_destination_and_bounded_retries(template: Template) -> list[str]:
+    problems = []
+    for mapping_id, mapping in resources(template, "AWS::Lambda::EventSourceMapping"):
+        source = referenced_id(mapping.get("EventSourceArn"))
+        source_type = resource_type(template, source) or str(mapping.get("EventSourceArn"))
+        if not STREAM_SOURCE.search(source_type) or "SQS" in source_type:
+            continue
+        if not mapping.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"):
+            problems.append(f"{mapping_id} reads a stream without an on-failure destination")
+        retries = mapping.get("MaximumRetryAttempts")
+        if retries is None or retries < 0:
+            problems.append(f"{mapping_id} retries a failing batch until the records expire")
+    return problems
+
+
+def subscriptions_have_redrive(template: Template) -> list[str]:
+    return [
+        f"{subscription_id} has no redrive policy (DLQ)"
+        for subscription_id, subscription in resources(template, "AWS::SNS::Subscription")
+        if not subscription.get("RedrivePolicy", {}).get("deadLetterTargetArn")
+    ]
+
+
+def async_functions_have_failure_destination(template: Template) -> list[str]:
+    invoked: set[str] = set()
+    for _, permission in resources(template, "AWS::Lambda::Permission"):
+        if permission.get("Principal") in ASYNC_INVOKERS:
+            function_id = referenced_id(permission.get("FunctionName"))
+            if function_id:
+                invoked.add(function_id)
+    for _, schedule in resources(template, "AWS::Scheduler::Schedule"):
+        function_id = referenced_id(schedule.get("Target", {}).get("Arn"))
+        if resource_type(template, function_id) == "AWS::Lambda::Function":
+            invoked.add(str(function_id))
+    covered = {
+        referenced_id(config.get("FunctionName"))
+        for _, config in resources(template, "AWS::Lambda::EventInvokeConfig")
+        if config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    }
+    functions = dict(resources(template, "AWS::Lambda::Function"))
+    return [
+        f"{function_id} is invoked asynchronously without an on-failure destination or DLQ"
+        for function_id in sorted(invoked)
+        if function_id not in covered
+        and not functions.get(function_id, {}).get("DeadLetterConfig", {}).get("TargetArn")
+    ]
+
+
+def data_stores_are_encrypted(template: Template) -> list[str]:
+    checks: dict[str, Callable[[dict[str, Any]], bool]] = {
+        "AWS::SQS::Queue": lambda p: bool(p.get("SqsManagedSseEnabled") or p.get("KmsMasterKeyId")),
+        "AWS::SNS::Topic": lambda p: bool(p.get("KmsMasterKeyId")),
+        "AWS::Kinesis::Stream": lambda p: bool(p.get("StreamEncryption")),
+        "AWS::DynamoDB::Table": lambda p: p.get("SSESpecification", {}).get("SSEEnabled") is True,
+        "AWS::DynamoDB::GlobalTable": lambda p: (
+            p.get("SSESpecification", {}).get("SSEEnabled") is True
+        ),
+    }
+    return [
+        f"{logical_id} ({kind}) is not encrypted at rest"
+        for kind, encrypted in checks.items()
+        for logical_id, properties in resources(template, kind)
+        if not encrypted(properties)
+    ]
+
+
+def _identity_statements(template: Template) -> Iterator[tuple[str, dict[str, Any]]]:
+    for policy_id, policy in resources(template, "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for statement in policy.get("PolicyDocument", {}).get("Statement", []):
+            yield policy_id, statement
+    for role_id, role in resources(template, "AWS::IAM::Role"):
+        for inline in role.get("Policies", []):
+            for statement in inline.get("PolicyDocument", {}).get("Statement", []):
+                yield role_id, statement
+
+
+def no_statement_grants_every_action(template: Template) -> list[str]:
+    problems = []
+    for owner, statement in _identity_statements(template):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        for action in [actions] if isinstance(actions, str) else actions:
+            if isinstance(action, str) and (action == "*" or action.endswith(":*")):
+                problems.append(f"{owner} allows {action}")
+    return problems
+
+
+def dead_letter_queues_are_alarmed(template: Template) -> list[str]:
+    targets: set[str] = set()
+    for _, queue in resources(template, "AWS::SQS::Queue"):
+        targets.add(str(referenced_id(queue.get("RedrivePolicy", {}).get("deadLetterTargetArn"))))
+    for _, sub in resources(template, "AWS::SNS::Subscription"):
+        targets.add(str(referenced_id(sub.get("RedrivePolicy", {}).get("deadLetterTargetArn"))))
+    for _, fn in resources(template, "AWS::Lambda::Function"):
+        targets.add(str(referenced_id(fn.get("DeadLetterConfig", {}).get("TargetArn"))))
+    for _, config in resources(
+        template, "AWS::Lambda::EventSourceMapping", "AWS::Lambda::EventInvokeConfig"
+    ):
+        failure = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        targets.add(str(referenced_id(failure)))
+    for _, schedule in resources(template, "AWS::Scheduler::Schedule"):
+        dead_letter = schedule.get("Target", {}).get("DeadLetterConfig", {}).get("Arn")
+        targets.add(str(referenced_id(dead_letter)))
+    alarmed = {
+        referenced_id(dimension.get("Value"))
+        for _, alarm in resources(template, "AWS::CloudWatch::Alarm")
+        for dimension in alarm.get("Dimensions", [])
+        if dimension.get("Name") == "QueueName"
+    }
+    queues = {logical_id for logical_id, _ in resources(template, "AWS::SQS::Queue")}
+    return [
+        f"{queue} receives failures but has no alarm"
+        for queue in sorted(targets & queues - alarmed)
+    ]
+
+
+def functions_are_traced_with_bounded_logs(template: Template) -> list[str]:
+    problems = []
+    log_groups = dict(resources(template, "AWS::Logs::LogGroup"))
+    for function_id, function in resources(template, "AWS::Lambda::Function"):
+        if function.get("TracingConfig", {}).get("Mode") != "Active":
+            problems.append(f"{function_id} has no active X-Ray tracing")
+        group = referenced_id(function.get("LoggingConfig", {}).get("LogGroup"))
+        if group not in log_groups:
+            problems.append(f"{function_id} logs into a log group of unbounded retention")
+    problems += [
+        f"{group_id} keeps logs forever"
+        for group_id, group in log_groups.items()
+        if not group.get("RetentionInDays")
+    ]
+    return problems
+
+
+ALL_INVARIANTS: list[InvariantCheck] = [
+    consumed_queues_have_redrive,
+    stream_mappings_have_failure_destination_and_bounded_retries,
+    subscriptions_have_redrive,
+    async_functions_have_failure_destination,
+    data_stores_are_encrypted,
+    no_statement_grants_every_action,
+    dead_letter_queues_are_alarmed,
+    functions_are_traced_with_bounded_logs,
+]

@@ -1,0 +1,296 @@
+"""Tests for the real QueueWorker example handler (``lambda_src/queue_worker_example/app.py``).
+
+Everything runs in-process against moto: the SQS events are built from messages actually sent to
+and received from a (mocked) queue, and the priced orders land in a (mocked) DynamoDB table.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+REGION = "us-east-1"
+TABLE_NAME = "queue-worker-example-orders"
+HANDLER_PATH = (
+    Path(__file__).resolve().parents[2] / "lambda_src" / "queue_worker_example" / "app.py"
+)
+MODULE_NAME = "queue_worker_example_app_under_test"
+
+
+@dataclass(frozen=True)
+class FakeLambdaContext:
+    """The attributes Powertools' ``Logger.inject_lambda_context`` reads from the context."""
+
+    function_name: str = "queue-worker-example"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = (
+        f"arn:aws:lambda:{REGION}:123456789012:function:queue-worker-example"
+    )
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True)
+class AwsEnv:
+    app: ModuleType
+    table: Any
+    sqs: Any
+    queue_url: str
+    queue_arn: str
+
+
+def to_lambda_sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """Convert one message from SQS ``ReceiveMessage`` into the record shape Lambda delivers."""
+    message_attributes = {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value["DataType"],
+        }
+        for name, value in message.get("MessageAttributes", {}).items()
+    }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message_attributes,
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+def sqs_event(env: AwsEnv, bodies: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Send ``bodies`` to the queue, receive them back and wrap them as a Lambda SQS event.
+
+    Returns the event and the message ids in the order of ``bodies``.
+    """
+    sent_ids = [
+        env.sqs.send_message(
+            QueueUrl=env.queue_url,
+            MessageBody=body,
+            MessageAttributes={"source": {"DataType": "String", "StringValue": "tests"}},
+        )["MessageId"]
+        for body in bodies
+    ]
+    received: dict[str, dict[str, Any]] = {}
+    while len(received) < len(sent_ids):
+        messages = env.sqs.receive_message(
+            QueueUrl=env.queue_url,
+            MaxNumberOfMessages=10,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        assert messages, "queue ran dry before every sent message was received"
+        for message in messages:
+            # Lambda's poller deletes what it hands over; do the same so no message from an
+            # earlier test can reappear here once its visibility timeout runs out.
+            env.sqs.delete_message(QueueUrl=env.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if message["MessageId"] in sent_ids:
+                received[message["MessageId"]] = message
+    assert set(received) == set(sent_ids)
+    records = [to_lambda_sqs_record(received[message_id], env.queue_arn) for message_id in sent_ids]
+    return {"Records": records}, sent_ids
+
+
+def failed_ids(response: dict[str, Any]) -> list[str]:
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+def stored_items(env: AwsEnv) -> dict[str, dict[str, Any]]:
+    return {item["order_id"]: item for item in env.table.scan()["Items"]}
+
+
+def order(order_id: str, *items: tuple[int, float]) -> str:
+    return json.dumps(
+        {
+            "order_id": order_id,
+            "items": [{"quantity": quantity, "unit_price": price} for quantity, price in items],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[AwsEnv]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", REGION)
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.delenv("AWS_SESSION_TOKEN", raising=False)
+        mp.delenv("AWS_PROFILE", raising=False)
+        mp.setenv("TABLE_NAME", TABLE_NAME)
+        mp.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+        mp.setenv("POWERTOOLS_SERVICE_NAME", "queue-worker-example")
+        mp.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPatternsTests")
+        with mock_aws():
+            dynamodb = boto3.resource("dynamodb", region_name=REGION)
+            table = dynamodb.create_table(
+                TableName=TABLE_NAME,
+                KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            sqs = boto3.client("sqs", region_name=REGION)
+            queue_url = sqs.create_queue(QueueName="queue-worker-example")["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+
+            # Loaded inside mock_aws so the boto3 resource it creates at import time is mocked.
+            spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
+            assert spec is not None
+            assert spec.loader is not None
+            app = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(app)
+
+            yield AwsEnv(app=app, table=table, sqs=sqs, queue_url=queue_url, queue_arn=queue_arn)
+
+
+@pytest.fixture
+def env(aws: AwsEnv) -> AwsEnv:
+    """The module-wide AWS mocks, with an empty orders table for each test."""
+    for item in aws.table.scan(ProjectionExpression="order_id")["Items"]:
+        aws.table.delete_item(Key={"order_id": item["order_id"]})
+    return aws
+
+
+def test_all_good_batch_reports_no_failures_and_stores_every_order(env: AwsEnv) -> None:
+    event, ids = sqs_event(
+        env,
+        [
+            order("o-1", (2, 9.99)),
+            order("o-2", (1, 5), (3, 0.5)),
+            order("o-3", (10, 0.1), (1, 0), (4, 2.25)),
+        ],
+    )
+
+    response = env.app.handler(event, FakeLambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    assert stored_items(env) == {
+        "o-1": {
+            "order_id": "o-1",
+            "item_count": Decimal(1),
+            "total": Decimal("19.98"),
+            "message_id": ids[0],
+        },
+        "o-2": {
+            "order_id": "o-2",
+            "item_count": Decimal(2),
+            "total": Decimal("6.5"),
+            "message_id": ids[1],
+        },
+        "o-3": {
+            "order_id": "o-3",
+            "item_count": Decimal(3),
+            "total": Decimal("10"),
+            "message_id": ids[2],
+        },
+    }
+
+
+def test_poison_order_is_the_only_failure_and_the_rest_are_stored(env: AwsEnv) -> None:
+    event, ids = sqs_event(
+        env,
+        [
+            order("good-1", (1, 1.5)),
+            order("poison", (0, 3.0)),
+            order("good-2", (2, 4)),
+        ],
+    )
+
+    response = env.app.handler(event, FakeLambdaContext())
+
+    assert failed_ids(response) == [ids[1]]
+    assert stored_items(env) == {
+        "good-1": {
+            "order_id": "good-1",
+            "item_count": Decimal(1),
+            "total": Decimal("1.5"),
+            "message_id": ids[0],
+        },
+        "good-2": {
+            "order_id": "good-2",
+            "item_count": Decimal(1),
+            "total": Decimal("8"),
+            "message_id": ids[2],
+        },
+    }
+
+
+def test_malformed_json_body_is_an_item_failure_and_the_others_succeed(env: AwsEnv) -> None:
+    event, ids = sqs_event(
+        env,
+        ['{"order_id": "broken", "items": [', order("ok-1", (3, 1)), order("ok-2", (1, 0.25))],
+    )
+
+    response = env.app.handler(event, FakeLambdaContext())
+
+    assert failed_ids(response) == [ids[0]]
+    assert set(stored_items(env)) == {"ok-1", "ok-2"}
+    assert stored_items(env)["ok-1"]["total"] == Decimal("3")
+    assert stored_items(env)["ok-2"]["total"] == Decimal("0.25")
+
+
+def test_non_object_json_body_is_an_item_failure(env: AwsEnv) -> None:
+    event, ids = sqs_event(env, [order("fine", (1, 2)), "[1,2]"])
+
+    response = env.app.handler(event, FakeLambdaContext())
+
+    assert failed_ids(response) == [ids[1]]
+    assert set(stored_items(env)) == {"fine"}
+
+
+def test_price_order_sums_float_prices_exactly_as_decimal(aws: AwsEnv) -> None:
+    priced = aws.app.price_order(
+        {"order_id": "o-float", "items": [{"quantity": 3, "unit_price": 0.1}]}
+    )
+
+    assert priced == {"order_id": "o-float", "item_count": 1, "total": Decimal("0.3")}
+    assert str(priced["total"]) == "0.3"
+
+
+def test_price_order_rejects_a_non_object_as_invalid_order(aws: AwsEnv) -> None:
+    with pytest.raises(aws.app.InvalidOrderError, match="order must be a JSON object"):
+        aws.app.price_order([1, 2])
+
+
+def test_batch_where_every_record_fails_reports_each_instead_of_raising(env: AwsEnv) -> None:
+    event, ids = sqs_event(env, ["not json", order("bad", (0, 1))])
+
+    response = env.app.handler(event, FakeLambdaContext())
+
+    assert sorted(failed_ids(response)) == sorted(ids)
+    assert stored_items(env) == {}
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"quantity": True, "unit_price": 1}, "integer quantity in 1..1000000"),
+        ({"quantity": 10**40, "unit_price": 1}, "integer quantity in 1..1000000"),
+        ({"quantity": 1, "unit_price": False}, "unit_price in 0..1000000000"),
+        ({"quantity": 1, "unit_price": float("nan")}, "unit_price in 0..1000000000"),
+        ({"quantity": 1, "unit_price": float("inf")}, "unit_price in 0..1000000000"),
+        ({"quantity": 1, "unit_price": -1}, "unit_price in 0..1000000000"),
+        ({"quantity": 1, "unit_price": "1"}, "unit_price in 0..1000000000"),
+    ],
+)
+def test_price_order_rejects_items_that_only_look_numeric(
+    aws: AwsEnv, item: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(aws.app.InvalidOrderError, match=message):
+        aws.app.price_order({"order_id": "o", "items": [item]})

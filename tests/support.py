@@ -1,0 +1,33 @@
+"""Helpers shared by the tests: apps built the way ``cdk synth`` builds them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+# Before aws_cdk is imported: keep jsii's Node.js end-of-life banner out of test output.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CDK_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+
+
+def new_app(**context: Any) -> cdk.App:
+    """An App with the feature flags of cdk.json, as ``cdk synth`` would build it."""
+    return cdk.App(
+        context={**CDK_CONTEXT, "aws:cdk:disable-asset-staging": True, **context},
+        analytics_reporting=False,
+    )
+
+
+def new_stack(name: str = "TestStack") -> cdk.Stack:
+    """A fresh stack in a fresh app, for construct tests."""
+    return cdk.Stack(
+        new_app(),
+        name,
+        synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
+    )
