@@ -25,7 +25,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from serverless_patterns._validation import Problems
-from serverless_patterns.nag import acknowledge
+from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
 
 #: Distributions copied into the Powertools layer: Powertools, its dependencies, and the
 #: X-Ray SDK that its Tracer needs. boto3/botocore come with the Lambda runtime.
@@ -216,6 +216,12 @@ class ServerlessFunction(lambda_.Function):
             description=description,
         )
         self._enable_active_tracing(scope, id, role)
+        acknowledge_cfn_lint(
+            self,
+            "WS1004",
+            "The rule looks for a log group named /aws/lambda/<function>; this function logs "
+            "through LoggingConfig into its own log group, which has a retention.",
+        )
 
     def _enable_active_tracing(self, scope: Construct, id: str, role: iam.Role) -> None:
         """X-Ray active tracing, with its permissions in a policy of their own.

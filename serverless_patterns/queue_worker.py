@@ -18,7 +18,7 @@ from constructs import Construct
 
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, message_age_alarm, notify
-from serverless_patterns.nag import acknowledge
+from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
 from serverless_patterns.queues import queue_with_dead_letter
 
 _DEFAULT_BATCH_SIZE = 10
@@ -191,6 +191,12 @@ class QueueWorker(Construct):
             "Serverless-LambdaEventSourceMappingDestination",
             "SQS event source mappings have no OnFailure destination: the queue's redrive "
             "policy moves failing messages to the dead-letter queue, which is alarmed on.",
+        )
+        acknowledge_cfn_lint(
+            self.event_source_mapping,
+            "ES1001",
+            "SQS event source mappings have no OnFailure destination: the queue's redrive "
+            "policy is the failure path.",
         )
 
         age_threshold = message_age_alarm_threshold or Duration.seconds(

@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from serverless_patterns.nag import acknowledge
+from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
 
 #: SQS keeps a message at most 14 days; a DLQ keeps its messages that long so people can act.
 DEAD_LETTER_RETENTION = Duration.days(14)
@@ -50,6 +50,11 @@ def dead_letter_queue(
         "Serverless-SQSRedrivePolicy",
         "This queue is itself a dead-letter queue: the end of the failure path, kept 14 days "
         "and alarmed on; a DLQ of a DLQ would only move the problem.",
+    )
+    acknowledge_cfn_lint(
+        queue,
+        "ES6000",
+        "This queue is itself a dead-letter queue (cfn-lint-serverless: queue without redrive).",
     )
     return queue
 

@@ -1,4 +1,9 @@
-"""cdk-nag (AwsSolutions + Serverless packs) and cfn-lint over every example stack."""
+"""cdk-nag (AwsSolutions + Serverless packs) and cfn-lint (+ serverless rules) over every example.
+
+Per-resource cfn-lint acknowledgements live in each resource's ``Metadata`` (written by
+``serverless_patterns.nag.acknowledge_cfn_lint``, with a reason); the global ignore list below
+holds only known false positives of CDK output.
+"""
 
 from __future__ import annotations
 
@@ -59,7 +64,11 @@ def test_nag_packs_do_report_findings_on_an_unsafe_stack() -> None:
 def cfn_lint(template: dict[str, Any]) -> list[str]:
     matches = lint(
         json.dumps(template),
-        config=ManualArgs(regions=["us-east-1"], ignore_checks=sorted(CFN_LINT_IGNORED)),
+        config=ManualArgs(
+            regions=["us-east-1"],
+            ignore_checks=sorted(CFN_LINT_IGNORED),
+            append_rules=["cfn_lint_serverless.rules"],
+        ),
     )
     return [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches]
 
@@ -75,3 +84,8 @@ def test_cfn_lint_does_report_errors() -> None:
     """Guards the test above against a linter that silently checks nothing."""
     broken = {"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"Bogus": 1}}}}
     assert any(line.startswith("E3002") for line in cfn_lint(broken))
+
+
+def test_cfn_lint_runs_the_serverless_rules() -> None:
+    queue = {"Type": "AWS::SQS::Queue", "Properties": {"SqsManagedSseEnabled": True}}
+    assert any(line.startswith("ES6000") for line in cfn_lint({"Resources": {"Q": queue}}))
