@@ -14,12 +14,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 # The CDK CLI runs `python app.py` (cdk.json): the project's interpreter comes first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export CDK_DISABLE_VERSION_CHECK := 1
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
-.PHONY: help setup test lint unit synth deploy clean
+.PHONY: help setup test lint unit synth deploy deploy-stop clean
 
 help:
 	@echo "make test    - lint, type-check and run the whole test suite"
-	@echo "make deploy  - deploy the example stacks (synth only until the local emulator lands)"
+	@echo "make deploy  - deploy the example stacks into a local AWS emulator (TARGET=aws: to AWS)"
+	@echo "make deploy-stop - stop the local AWS emulator that make deploy left running"
 	@echo "make synth   - synthesize the example stacks into cdk.out/"
 	@echo "make clean   - remove generated output (cdk.out, caches)"
 
@@ -51,7 +53,11 @@ test: lint unit
 synth: setup
 	npx cdk synth --quiet
 
-deploy: synth
+deploy: setup
+	$(PY) tools/deploy.py deploy
+
+deploy-stop:
+	@if [ -x $(PY) ]; then $(PY) tools/deploy.py stop; else echo "Nothing to stop."; fi
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
