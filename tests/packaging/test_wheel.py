@@ -37,6 +37,7 @@ _NOT_SOURCE = shutil.ignore_patterns(
     ".venv",
     "node_modules",
     "cdk.out",
+    ".local",
     "build",
     "dist",
     "*.egg-info",

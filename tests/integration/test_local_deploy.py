@@ -1,0 +1,270 @@
+"""Deploy every example stack with the real CDK CLI into a local moto server, then check the
+essential wiring with boto3.
+
+The emulator is this module's own (a free port, a temporary state directory) and is stopped at
+the end, pass or fail. Resource types that moto's CloudFormation does not implement are listed
+in KNOWN_SKIPPED with what they are; a newly skipped type fails the test until it is reviewed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tools import deploy
+
+pytestmark = pytest.mark.slow
+
+#: Types moto's CloudFormation skips (it creates nothing for them), and what that means.
+KNOWN_SKIPPED = {
+    "AWS::CloudWatch::Alarm": "alarms exist only on AWS; their properties are asserted in tests",
+    "AWS::SQS::QueuePolicy": "TLS-only queue policies are not enforced by the emulator",
+    "AWS::SNS::TopicPolicy": "TLS-only topic policies are not enforced by the emulator",
+    "AWS::SNS::Subscription": "subscriptions are not created by moto's CloudFormation",
+    "AWS::S3::BucketPolicy": "bucket policies are not created by moto's CloudFormation",
+    "AWS::Scheduler::Schedule": "schedules are not created by moto's CloudFormation",
+    "AWS::Lambda::Alias": "aliases are not created by moto's CloudFormation",
+    "AWS::ApiGateway::Stage": "stages are not created by moto's CloudFormation",
+}
+
+
+@dataclass(frozen=True)
+class Deployed:
+    emulator: deploy.Emulator
+    reports: dict[str, deploy.StackReport]
+    stacks: dict[str, deploy.StackTemplate]
+    physical_ids: dict[str, dict[str, str]]
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.emulator.endpoint,
+            region_name=deploy.REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    state_dir = tmp_path_factory.mktemp("emulator")
+    assembly = tmp_path_factory.mktemp("cdk.out")
+    with deploy.emulator_session(state_dir) as emulator:
+        try:
+            reports = deploy.deploy_local(emulator, assembly=assembly, quiet=True)
+        except deploy.DeployError as error:
+            pytest.fail(f"local deploy failed: {error}\nemulator log:\n{emulator.log.read_text()}")
+        stacks = {stack.stack_name: stack for stack in deploy.synthesized_stacks(assembly)}
+        cloudformation = deploy._cloudformation(emulator.env())
+        physical_ids = {
+            name: {
+                summary["LogicalResourceId"]: summary.get("PhysicalResourceId", "")
+                for summary in cloudformation.list_stack_resources(StackName=name)[
+                    "StackResourceSummaries"
+                ]
+                if summary.get("LogicalResourceId")
+            }
+            for name in stacks
+        }
+        yield Deployed(emulator, {r.stack_name: r for r in reports}, stacks, physical_ids)
+
+
+def test_every_example_stack_is_deployed(deployed: Deployed) -> None:
+    from examples import EXAMPLE_STACKS
+
+    assert set(deployed.reports) == set(EXAMPLE_STACKS)
+    assert {r.status for r in deployed.reports.values()} == {"CREATE_COMPLETE"}
+
+
+def test_only_known_types_are_skipped_by_the_emulator(deployed: Deployed) -> None:
+    skipped = {kind for report in deployed.reports.values() for kind in report.skipped}
+    assert skipped - set(KNOWN_SKIPPED) == set()
+
+
+def test_fidelity_report_names_skipped_resources(deployed: Deployed) -> None:
+    report = deployed.reports["QueueWorkerExample"]
+    assert report.skipped["AWS::CloudWatch::Alarm"] == 2
+    assert report.created["AWS::Lambda::Function"] == 1
+    assert any("SKIPPED" in line and "AWS::CloudWatch::Alarm" in line for line in report.lines())
+
+
+# --- wiring checks, one per resource type -----------------------------------------------------
+
+
+def _arn_of_queue(deployed: Deployed, url: str) -> str:
+    attributes = deployed.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["QueueArn"]
+    )
+    return str(attributes["Attributes"]["QueueArn"])
+
+
+def _referenced(value: Any) -> str:
+    ref = value.get("Ref") or value.get("Fn::GetAtt", [None])[0]
+    assert ref, f"expected a reference, got {value!r}"
+    return str(ref)
+
+
+def check_function(deployed: Deployed, stack: str, physical: str, props: dict[str, Any]) -> None:
+    config = deployed.client("lambda").get_function(FunctionName=physical)["Configuration"]
+    assert config["Runtime"] == props["Runtime"]
+    assert config["Handler"] == props["Handler"]
+    # Not compared: deploy.KNOWN_PROPERTY_GAPS (Architectures, Layers, TracingConfig).
+    assert config["Timeout"] == props.get("Timeout", 3)
+
+
+def check_queue(deployed: Deployed, stack: str, physical: str, props: dict[str, Any]) -> None:
+    attributes = deployed.client("sqs").get_queue_attributes(
+        QueueUrl=physical, AttributeNames=["All"]
+    )["Attributes"]
+    if "VisibilityTimeout" in props:
+        assert int(attributes["VisibilityTimeout"]) == props["VisibilityTimeout"]
+    if "MessageRetentionPeriod" in props:
+        assert int(attributes["MessageRetentionPeriod"]) == props["MessageRetentionPeriod"]
+    if "RedrivePolicy" in props:
+        redrive = json.loads(attributes["RedrivePolicy"])
+        dlq = deployed.physical_ids[stack][
+            _referenced(props["RedrivePolicy"]["deadLetterTargetArn"])
+        ]
+        assert redrive["deadLetterTargetArn"] == _arn_of_queue(deployed, dlq)
+        assert int(redrive["maxReceiveCount"]) == props["RedrivePolicy"]["maxReceiveCount"]
+
+
+def check_mapping(deployed: Deployed, stack: str, physical: str, props: dict[str, Any]) -> None:
+    mapping = deployed.client("lambda").get_event_source_mapping(UUID=physical)
+    assert mapping["BatchSize"] == props["BatchSize"]
+    assert mapping.get("FunctionResponseTypes", []) == props.get("FunctionResponseTypes", [])
+    function = deployed.physical_ids[stack][_referenced(props["FunctionName"])]
+    assert mapping["FunctionArn"].endswith(f":function:{function}")
+    source = deployed.physical_ids[stack][_referenced(props["EventSourceArn"])]
+    if source.startswith("http"):  # an SQS queue's physical id is its URL
+        source = _arn_of_queue(deployed, source)
+    assert mapping["EventSourceArn"].split(":")[-1] == source.split(":")[-1].split("/")[-1]
+
+
+def check_table(deployed: Deployed, stack: str, physical: str, props: dict[str, Any]) -> None:
+    table = deployed.client("dynamodb").describe_table(TableName=physical)["Table"]
+    assert table["KeySchema"] == props["KeySchema"]
+
+
+def check_topic(deployed: Deployed, stack: str, physical: str, props: dict[str, Any]) -> None:
+    attributes = deployed.client("sns").get_topic_attributes(TopicArn=physical)["Attributes"]
+    assert bool(attributes.get("KmsMasterKeyId")) == bool(props.get("KmsMasterKeyId"))
+
+
+def check_log_group(deployed: Deployed, stack: str, physical: str, props: dict[str, Any]) -> None:
+    groups = deployed.client("logs").describe_log_groups(logGroupNamePrefix=physical)["logGroups"]
+    assert [g.get("retentionInDays") for g in groups if g["logGroupName"] == physical] == [
+        props.get("RetentionInDays")
+    ]
+
+
+def check_role(deployed: Deployed, stack: str, physical: str, props: dict[str, Any]) -> None:
+    role = deployed.client("iam").get_role(RoleName=physical)["Role"]
+    assert (
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        == (props["AssumeRolePolicyDocument"]["Statement"][0]["Principal"])
+    )
+
+
+def check_stream(deployed: Deployed, stack: str, physical: str, props: dict[str, Any]) -> None:
+    summary = deployed.client("kinesis").describe_stream_summary(StreamName=physical)
+    assert summary["StreamDescriptionSummary"]["EncryptionType"] == "KMS"
+
+
+def check_state_machine(
+    deployed: Deployed, stack: str, physical: str, props: dict[str, Any]
+) -> None:
+    machine = deployed.client("stepfunctions").describe_state_machine(stateMachineArn=physical)
+    assert machine["status"] == "ACTIVE"
+
+
+def check_rule(deployed: Deployed, stack: str, physical: str, props: dict[str, Any]) -> None:
+    name = physical.split("|")[-1].split("/")[-1]
+    rule = deployed.client("events").describe_rule(Name=name)
+    assert rule["State"] == props.get("State", "ENABLED")
+
+
+def check_rest_api(deployed: Deployed, stack: str, physical: str, props: dict[str, Any]) -> None:
+    api = deployed.client("apigateway").get_rest_api(restApiId=physical)
+    assert api["name"] == props.get("Name", api["name"])
+
+
+CHECKS: dict[str, Callable[[Deployed, str, str, dict[str, Any]], None]] = {
+    "AWS::Lambda::Function": check_function,
+    "AWS::SQS::Queue": check_queue,
+    "AWS::Lambda::EventSourceMapping": check_mapping,
+    "AWS::DynamoDB::Table": check_table,
+    "AWS::SNS::Topic": check_topic,
+    "AWS::Logs::LogGroup": check_log_group,
+    "AWS::IAM::Role": check_role,
+    "AWS::Kinesis::Stream": check_stream,
+    "AWS::StepFunctions::StateMachine": check_state_machine,
+    "AWS::Events::Rule": check_rule,
+    "AWS::ApiGateway::RestApi": check_rest_api,
+}
+
+
+def _example_resources() -> list[tuple[str, str, str]]:
+    """(stack, logical id, type) of every checked resource, from a synthesis of the examples."""
+    from examples import build_examples
+    from tests.support import new_app
+
+    app = new_app()
+    found = []
+    for stack in build_examples(app):
+        template = app.synth().get_stack_by_name(stack.stack_name).template
+        found += [
+            (stack.stack_name, logical_id, resource["Type"])
+            for logical_id, resource in template["Resources"].items()
+            if resource["Type"] in CHECKS
+        ]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("stack", "logical_id", "kind"), _example_resources(), ids=lambda v: str(v)
+)
+def test_resource_exists_with_its_wiring(
+    deployed: Deployed, stack: str, logical_id: str, kind: str
+) -> None:
+    physical = deployed.physical_ids[stack].get(logical_id)
+    assert physical, f"{stack}/{logical_id} ({kind}) was not created by the emulator"
+    properties = deployed.stacks[stack].resources[logical_id].get("Properties", {})
+    CHECKS[kind](deployed, stack, physical, properties)
+
+
+def test_failed_deploy_names_the_failing_resource(deployed: Deployed, tmp_path: Path) -> None:
+    """A stack the emulator rejects: the error says which resource and why, no stack trace."""
+    app_file = tmp_path / "broken_app.py"
+    app_file.write_text(
+        "import aws_cdk as cdk\n"
+        "from aws_cdk import aws_lambda as lambda_\n"
+        "app = cdk.App()\n"
+        "stack = cdk.Stack(app, 'BrokenExample')\n"
+        "lambda_.CfnFunction(stack, 'CodeNowhere', runtime='python3.13', handler='a.b',\n"
+        "    role='arn:aws:iam::123456789012:role/none',\n"
+        "    code=lambda_.CfnFunction.CodeProperty(s3_bucket='no-such-bucket', s3_key='x.zip'))\n"
+        "app.synth()\n"
+    )
+    with pytest.raises(deploy.DeployError) as failure:
+        deploy.deploy_local(
+            deployed.emulator,
+            app=f"{sys.executable} {app_file}",
+            assembly=tmp_path / "cdk.out",
+            bootstrap=False,
+            quiet=True,
+        )
+    message = str(failure.value)
+    assert "cdk deploy" in message
+    assert "BrokenExample is REVIEW_IN_PROGRESS" in message, message
+    assert "not created: CodeNowhere (AWS::Lambda::Function)" in message, message
+    assert "the emulator said: Error occurred while GetObject. S3 Error Code: NoSuchBucket" in (
+        message
+    ), message
