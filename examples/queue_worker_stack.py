@@ -11,7 +11,6 @@ from constructs import Construct
 from examples._code import lambda_code
 from serverless_patterns import QueueWorker, ServerlessFunction
 from serverless_patterns.alarms import encrypted_alarm_topic
-from serverless_patterns.nag import acknowledge
 
 
 class QueueWorkerExampleStack(Stack):
@@ -38,12 +37,6 @@ class QueueWorkerExampleStack(Stack):
             description="Prices orders from the Orders queue into the orders table",
         )
         table.grant(function, "dynamodb:PutItem")
-        acknowledge(
-            function,
-            "Serverless-LambdaDLQ",
-            "Invoked only synchronously, by the SQS event source mapping: a failed message stays "
-            "in the queue and moves to the QueueWorker's dead-letter queue, which is alarmed on.",
-        )
         worker = QueueWorker(self, "Orders", handler=function, alarm_topic=alarm_topic)
 
         CfnOutput(self, "QueueUrl", value=worker.queue.queue_url)

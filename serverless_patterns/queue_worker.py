@@ -192,6 +192,14 @@ class QueueWorker(Construct):
             "SQS event source mappings have no OnFailure destination: the queue's redrive "
             "policy moves failing messages to the dead-letter queue, which is alarmed on.",
         )
+        if isinstance(handler, lambda_.Function):
+            acknowledge(
+                handler,
+                "Serverless-LambdaDLQ",
+                f"Invoked synchronously by the SQS event source mapping of {self.node.path}: a "
+                "failed message stays in the queue and moves to its dead-letter queue. (Give the "
+                "function an on-failure destination if something also invokes it asynchronously.)",
+            )
         acknowledge_cfn_lint(
             self.event_source_mapping,
             "ES1001",

@@ -51,6 +51,12 @@ def dead_letter_queue(
         "This queue is itself a dead-letter queue: the end of the failure path, kept 14 days "
         "and alarmed on; a DLQ of a DLQ would only move the problem.",
     )
+    acknowledge(
+        queue,
+        "AwsSolutions-SQS3",
+        "This queue is itself a dead-letter queue or failure destination (of an SQS redrive, an "
+        "SNS subscription or a Lambda on-failure destination).",
+    )
     acknowledge_cfn_lint(
         queue,
         "ES6000",
