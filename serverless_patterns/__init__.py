@@ -1,5 +1,6 @@
 """AWS CDK v2 L3 constructs for the classic serverless patterns, with safe defaults."""
 
+from serverless_patterns.fan_out_topic import FanOutTopic
 from serverless_patterns.functions import (
     ASSET_EXCLUDES,
     ServerlessFunction,
@@ -10,6 +11,7 @@ from serverless_patterns.queue_worker import QueueWorker
 
 __all__ = [
     "ASSET_EXCLUDES",
+    "FanOutTopic",
     "QueueWorker",
     "ServerlessFunction",
     "latest_python_runtime",

@@ -1,0 +1,640 @@
+"""FanOutTopic: the fan-out pattern.
+
+Many sources (S3 among them) trigger one target per event. An SNS topic in between delivers
+each message to every subscriber in parallel and retries deliveries; each subscription keeps
+what it could not deliver in a dead-letter queue of its own, so one broken subscriber neither
+loses messages nor holds up the others.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from aws_cdk import Annotations, ArnFormat, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3_notifications
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from serverless_patterns._validation import Problems
+from serverless_patterns.alarms import dead_letter_alarm, notify
+from serverless_patterns.nag import acknowledge
+from serverless_patterns.queue_worker import QueueWorker
+from serverless_patterns.queues import dead_letter_queue, queue_with_dead_letter
+
+FilterScope = Literal["MessageAttributes", "MessageBody"]
+FilterValue = sns.SubscriptionFilter | sns.FilterOrPolicy
+FilterPolicy = Mapping[str, FilterValue]
+
+#: SNS limits on one filter policy.
+MAX_FILTER_KEYS = 5
+MAX_FILTER_COMBINATIONS = 150
+_SUBSCRIBER_QUEUE_VISIBILITY = Duration.seconds(30)
+_SUBSCRIBER_QUEUE_RETENTION = Duration.days(4)
+_SUBSCRIBER_QUEUE_RECEIVES = 5
+_MAX_EVENT_AGE = Duration.hours(6)
+
+
+class FanOutTopic(Construct):
+    """An encrypted SNS topic whose subscribers each get their own dead-letter queue.
+
+    Args:
+        scope: parent construct.
+        id: construct id (part of every logical id below it: choose it once).
+        topic: an existing topic to fan out from. ``fifo``, ``content_based_deduplication``
+            and ``encryption_key`` only shape a created topic and cannot be combined with it.
+            Default: a new topic.
+        fifo: create a FIFO topic (ordered, deduplicated; subscribers must be FIFO queues).
+            Default False.
+        content_based_deduplication: FIFO only; deduplicate by body hash. Default False.
+        encryption_key: KMS key of the created topic. Default: a new customer-managed key with
+            rotation (SNS's AWS-managed key cannot be used by S3 or other publishing services).
+        alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        topic: sns.ITopic | None = None,
+        fifo: bool = False,
+        content_based_deduplication: bool = False,
+        encryption_key: kms.IKey | None = None,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None:
+        problems = Problems("FanOutTopic", scope, id)
+        if topic is not None:
+            for name, value in {
+                "fifo": fifo,
+                "content_based_deduplication": content_based_deduplication,
+                "encryption_key": encryption_key,
+            }.items():
+                if value not in (None, False):
+                    problems.add(
+                        name,
+                        value,
+                        "only shapes a topic this construct creates, but topic= was given",
+                        "leave it out, or drop topic=",
+                    )
+        if content_based_deduplication and not fifo:
+            problems.add(
+                "content_based_deduplication", True, "needs a FIFO topic", "fifo=True, or False"
+            )
+        problems.raise_if_any()
+
+        super().__init__(scope, id)
+        self._problem_path = (scope, id)
+        self.alarm_topic = alarm_topic
+        """The topic the alarms notify, if any."""
+        self.subscriptions: list[sns.Subscription] = []
+        """Every subscription added, in order."""
+        self.dead_letter_queues: dict[str, sqs.IQueue] = {}
+        """Subscriber id -> the DLQ of its subscription (messages SNS could not deliver)."""
+        self.workers: dict[str, QueueWorker] = {}
+        """Subscriber id -> QueueWorker added with :meth:`add_worker`."""
+        self.alarms: list[cloudwatch.Alarm] = []
+        """Every alarm of this construct, including those of its workers."""
+
+        if topic is None:
+            self.encryption_key: kms.IKey | None = encryption_key or kms.Key(
+                self,
+                "Key",
+                enable_key_rotation=True,
+                description=f"Encrypts the messages of {self.node.path}",
+            )
+            """The topic's KMS key (None for an existing topic)."""
+            created = sns.Topic(
+                self,
+                "Topic",
+                master_key=self.encryption_key,
+                fifo=fifo or None,
+                content_based_deduplication=content_based_deduplication or None,
+                enforce_ssl=True,
+                signature_version="2",
+                tracing_config=sns.TracingConfig.ACTIVE,
+            )
+            self.topic: sns.ITopic = created
+            """The topic publishers send to."""
+            self.fifo = fifo
+            """Whether the topic is FIFO."""
+        else:
+            self.topic = topic
+            self.encryption_key = getattr(topic, "master_key", None)
+            self.fifo = bool(topic.fifo)
+
+        self._add_alarm(
+            cloudwatch.Alarm(
+                self,
+                "NotificationsFailedAlarm",
+                alarm_description=(
+                    f"{self.node.path}: SNS failed to deliver notifications to a subscriber"
+                ),
+                metric=self.topic.metric_number_of_notifications_failed(
+                    period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        self._add_alarm(
+            cloudwatch.Alarm(
+                self,
+                "RedriveFailedAlarm",
+                alarm_description=(
+                    f"{self.node.path}: undeliverable messages could not be moved to a "
+                    "subscription's dead-letter queue and are lost"
+                ),
+                metric=self.topic.metric(
+                    "NumberOfNotificationsFailedToRedriveToDlq",
+                    period=Duration.minutes(5),
+                    statistic=cloudwatch.Stats.SUM,
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+
+    # --- subscribers -----------------------------------------------------------------------
+
+    def add_lambda_subscriber(
+        self,
+        function: lambda_.IFunction,
+        *,
+        id: str | None = None,
+        filter_policy: FilterPolicy | None = None,
+        filter_policy_scope: FilterScope = "MessageAttributes",
+        max_event_age: Duration = _MAX_EVENT_AGE,
+        retry_attempts: int = 2,
+    ) -> sns.Subscription:
+        """SNS invokes ``function`` directly (asynchronously), for every matching message.
+
+        Creates two queues, both alarmed: the subscription's DLQ (messages SNS could not
+        deliver) and the function's on-failure destination (invocations that failed after
+        Lambda's retries), so a failure at either step is kept.
+
+        Args:
+            function: the subscriber; a standard (not FIFO) topic only.
+            id: subscriber id, part of the logical ids. Default: the function's construct id.
+            filter_policy: SNS filter policy; see ``filter_policy_scope``. Default: every message.
+            filter_policy_scope: ``"MessageAttributes"`` (flat: attribute -> SubscriptionFilter)
+                or ``"MessageBody"`` (payload-based, may nest with ``FilterOrPolicy.policy``).
+            max_event_age: how long Lambda keeps retrying an event, 60 s..6 h. Default 6 hours.
+            retry_attempts: Lambda's retries of a failed invocation, 0..2. Default 2.
+        """
+        subscriber_id = id or function.node.id
+        problems = self._problems()
+        if self.fifo:
+            problems.add(
+                "function",
+                function,
+                "cannot subscribe to a FIFO topic: SNS FIFO topics deliver only to SQS queues",
+                "add_queue_subscriber/add_worker with a FIFO queue, or a standard topic",
+            )
+        _check_filter_policy(problems, filter_policy, filter_policy_scope)
+        problems.check_duration("max_event_age", max_event_age, 60, 6 * 3600)
+        problems.check_range("retry_attempts", retry_attempts, 0, 2)
+        if function.role is None:
+            problems.add(
+                "function",
+                function,
+                "is imported without a role: its on-failure destination cannot be granted",
+                "a function of this app, or one imported with role=",
+            )
+        self._check_new_subscriber(problems, subscriber_id)
+        problems.raise_if_any()
+
+        dlq = self._subscription_dead_letter_queue(subscriber_id)
+        failures = dead_letter_queue(self, f"{subscriber_id}InvokeFailureQueue")
+        lambda_.EventInvokeConfig(
+            self,
+            f"{subscriber_id}InvokeConfig",
+            function=function,
+            on_failure=destinations.SqsDestination(failures),
+            max_event_age=max_event_age,
+            retry_attempts=retry_attempts,
+        )
+        self._add_alarm(dead_letter_alarm(self, f"{subscriber_id}InvokeFailureAlarm", failures))
+        if isinstance(function, lambda_.Function):
+            acknowledge(
+                function,
+                "Serverless-LambdaDLQ",
+                f"Asynchronous invocations by {self.node.path} fail over to the on-failure "
+                f"destination {failures.node.path} (EventInvokeConfig), which is alarmed on.",
+            )
+        # The subscription and its invoke permission belong to this construct (stable ids), and
+        # the permission names the function as the EventInvokeConfig does.
+        permission = lambda_.CfnPermission(
+            self,
+            f"{subscriber_id}InvokePermission",
+            action="lambda:InvokeFunction",
+            function_name=function.function_name,
+            principal="sns.amazonaws.com",
+            source_arn=self.topic.topic_arn,
+        )
+        subscription = sns.Subscription(
+            self,
+            f"{subscriber_id}Subscription",
+            topic=self.topic,
+            protocol=sns.SubscriptionProtocol.LAMBDA,
+            endpoint=function.function_arn,
+            dead_letter_queue=dlq,
+            **_filter_arguments(filter_policy, filter_policy_scope),
+        )
+        subscription.node.add_dependency(permission)
+        self.subscriptions.append(subscription)
+        return subscription
+
+    def add_queue_subscriber(
+        self,
+        queue: sqs.IQueue | None = None,
+        *,
+        id: str | None = None,
+        filter_policy: FilterPolicy | None = None,
+        filter_policy_scope: FilterScope = "MessageAttributes",
+        raw_message_delivery: bool = True,
+    ) -> sqs.IQueue:
+        """SNS delivers matching messages to ``queue`` (created, encrypted, with a DLQ, if None).
+
+        Args:
+            queue: the subscriber queue; FIFO exactly when the topic is. Default: a new
+                encrypted, TLS-only queue (FIFO for a FIFO topic) with its own DLQ.
+            id: subscriber id, part of the logical ids. Default: the queue's construct id, or
+                ``QueueSubscriber<n>`` for a created queue.
+            filter_policy / filter_policy_scope: as for :meth:`add_lambda_subscriber`.
+            raw_message_delivery: deliver the message body as is, without the SNS envelope.
+                Default True.
+        """
+        subscriber_id = id or (
+            queue.node.id if queue is not None else f"QueueSubscriber{len(self.subscriptions) + 1}"
+        )
+        problems = self._problems()
+        if queue is not None and queue.fifo != self.fifo:
+            kind = "a FIFO" if queue.fifo else "a standard"
+            problems.add(
+                "queue",
+                queue,
+                f"is {kind} queue but the topic is {'FIFO' if self.fifo else 'standard'}",
+                f"a {'FIFO' if self.fifo else 'standard'} queue, or leave it out",
+            )
+        _check_filter_policy(problems, filter_policy, filter_policy_scope)
+        self._check_new_subscriber(problems, subscriber_id)
+        problems.raise_if_any()
+
+        if queue is None:
+            created = queue_with_dead_letter(
+                Construct(self, subscriber_id),
+                visibility_timeout=_SUBSCRIBER_QUEUE_VISIBILITY,
+                max_receive_count=_SUBSCRIBER_QUEUE_RECEIVES,
+                retention_period=_SUBSCRIBER_QUEUE_RETENTION,
+                fifo=self.fifo,
+            )
+            queue = created.queue
+            self._add_alarm(
+                dead_letter_alarm(
+                    self, f"{subscriber_id}QueueDeadLetterAlarm", created.dead_letter_queue
+                )
+            )
+        self._subscribe_queue(
+            queue, subscriber_id, filter_policy, filter_policy_scope, raw_message_delivery
+        )
+        return queue
+
+    def add_worker(
+        self,
+        handler: lambda_.IFunction,
+        *,
+        id: str | None = None,
+        filter_policy: FilterPolicy | None = None,
+        filter_policy_scope: FilterScope = "MessageAttributes",
+        raw_message_delivery: bool = True,
+        **queue_worker_options: Any,
+    ) -> QueueWorker:
+        """The durable fan-out: SNS -> an SQS queue -> ``handler``, as a :class:`QueueWorker`.
+
+        Args:
+            handler: the consumer function.
+            id: subscriber id; also the QueueWorker's construct id. Default: the handler's
+                construct id + ``"Worker"``.
+            filter_policy / filter_policy_scope / raw_message_delivery: as for
+                :meth:`add_queue_subscriber`.
+            queue_worker_options: any other :class:`QueueWorker` argument (``batch_size``,
+                ``max_concurrency``, ...). ``fifo`` follows the topic; ``alarm_topic`` defaults
+                to this construct's.
+        """
+        subscriber_id = id or f"{handler.node.id}Worker"
+        problems = self._problems()
+        for reserved in ("queue", "fifo", "dead_letter_queue"):
+            if reserved in queue_worker_options:
+                problems.add(
+                    reserved,
+                    queue_worker_options[reserved],
+                    "is decided by the topic for a worker",
+                    "leave it out (use add_queue_subscriber for an existing queue)",
+                )
+        _check_filter_policy(problems, filter_policy, filter_policy_scope)
+        self._check_new_subscriber(problems, subscriber_id)
+        problems.raise_if_any()
+
+        queue_worker_options.setdefault("alarm_topic", self.alarm_topic)
+        worker = QueueWorker(
+            self, subscriber_id, handler=handler, fifo=self.fifo, **queue_worker_options
+        )
+        self.workers[subscriber_id] = worker
+        self.alarms.extend(worker.alarms)
+        self._subscribe_queue(
+            worker.queue, subscriber_id, filter_policy, filter_policy_scope, raw_message_delivery
+        )
+        return worker
+
+    # --- sources and publishers ------------------------------------------------------------
+
+    def add_s3_source(
+        self,
+        bucket: s3.IBucket,
+        *event_types: s3.EventType,
+        prefix: str | None = None,
+        suffix: str | None = None,
+    ) -> None:
+        """Publish ``bucket``'s event notifications of ``event_types`` to the topic.
+
+        The topic policy (and, for a key created here, the key policy) allows
+        ``s3.amazonaws.com`` to publish for exactly this bucket and account.
+
+        For a bucket of this app with an explicit ``bucket_name`` (it may contain
+        ``Aws.ACCOUNT_ID``/``Aws.REGION``), the notification is a property of the bucket itself
+        and the policies name its ARN: no custom resource, and it deploys to local emulators.
+        Otherwise S3 needs the policy before the bucket is configured while the policy needs
+        the bucket's generated name, so CDK's notifications custom resource (a CDK-managed
+        Lambda function) configures the bucket afterwards.
+
+        Args:
+            bucket: the source bucket.
+            event_types: one or more ``s3.EventType`` (e.g. ``OBJECT_CREATED``). Required.
+            prefix: only keys starting with this. Default: all keys.
+            suffix: only keys ending with this. Default: all keys.
+        """
+        problems = self._problems()
+        if not event_types:
+            problems.add(
+                "event_types",
+                (),
+                "is empty: the bucket would publish nothing",
+                "one or more s3.EventType, e.g. s3.EventType.OBJECT_CREATED",
+            )
+        if self.fifo:
+            problems.add(
+                "bucket",
+                bucket,
+                "cannot publish to a FIFO topic: S3 notifications go to standard topics only",
+                "a standard topic",
+            )
+        problems.raise_if_any()
+
+        stack = Stack.of(self)
+        cfn_bucket = bucket.node.default_child
+        native = (
+            isinstance(cfn_bucket, s3.CfnBucket)
+            and stack.resolve(cfn_bucket.bucket_name) is not None
+        )
+        source_arn = (
+            stack.format_arn(
+                service="s3",
+                region="",
+                account="",
+                resource=str(cfn_bucket.bucket_name),  # type: ignore[union-attr]
+                arn_format=ArnFormat.NO_RESOURCE_NAME,
+            )
+            if native
+            else bucket.bucket_arn
+        )
+        self._allow_s3_to_publish(source_arn, stack.account)
+        if native:
+            assert isinstance(cfn_bucket, s3.CfnBucket)
+            _add_topic_configurations(
+                cfn_bucket,
+                self.topic,
+                [str(stack.resolve(event_type)) for event_type in event_types],
+                prefix,
+                suffix,
+            )
+            policy = self.topic.node.try_find_child("Policy")
+            if policy is not None:  # S3 checks that it may publish when the bucket is configured
+                bucket.node.add_dependency(policy)
+        else:
+            key_filters = (
+                [s3.NotificationKeyFilter(prefix=prefix, suffix=suffix)] if prefix or suffix else []
+            )
+            for event_type in event_types:
+                bucket.add_event_notification(
+                    event_type, s3_notifications.SnsDestination(self.topic), *key_filters
+                )
+
+    def _allow_s3_to_publish(self, source_arn: str, account: str) -> None:
+        conditions = {
+            "ArnLike": {"aws:SourceArn": source_arn},
+            "StringEquals": {"aws:SourceAccount": account},
+        }
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=conditions,
+            )
+        )
+        if isinstance(self.encryption_key, kms.Key):
+            self.encryption_key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                    resources=["*"],  # in a key policy, "*" means this key
+                    conditions=conditions,
+                )
+            )
+        elif self.encryption_key is not None:
+            Annotations.of(self).add_warning_v2(
+                "serverless-patterns:s3-source-key-policy",
+                "The topic's key was given: allow s3.amazonaws.com kms:GenerateDataKey* and "
+                "kms:Decrypt on it, or S3 cannot publish to the encrypted topic.",
+            )
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to publish to the topic (and to use its key)."""
+        return self.topic.grant_publish(grantee)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _problems(self) -> Problems:
+        scope, id = self._problem_path
+        return Problems("FanOutTopic", scope, id)
+
+    def _check_new_subscriber(self, problems: Problems, subscriber_id: str) -> None:
+        if subscriber_id in self.dead_letter_queues:
+            problems.add(
+                "id",
+                subscriber_id,
+                "is already used by another subscriber of this topic",
+                "a unique id per subscriber (pass id=...)",
+            )
+
+    def _add_alarm(self, alarm: cloudwatch.Alarm) -> None:
+        self.alarms.append(alarm)
+        notify([alarm], self.alarm_topic)
+
+    def _subscription_dead_letter_queue(self, subscriber_id: str) -> sqs.Queue:
+        dlq = dead_letter_queue(self, f"{subscriber_id}SubscriptionDeadLetterQueue", fifo=self.fifo)
+        self.dead_letter_queues[subscriber_id] = dlq
+        self._add_alarm(dead_letter_alarm(self, f"{subscriber_id}SubscriptionDeadLetterAlarm", dlq))
+        return dlq
+
+    def _subscribe_queue(
+        self,
+        queue: sqs.IQueue,
+        subscriber_id: str,
+        filter_policy: FilterPolicy | None,
+        filter_policy_scope: FilterScope,
+        raw_message_delivery: bool,
+    ) -> None:
+        dlq = self._subscription_dead_letter_queue(subscriber_id)
+        subscription = self.topic.add_subscription(
+            subscriptions.SqsSubscription(
+                queue,
+                dead_letter_queue=dlq,
+                raw_message_delivery=raw_message_delivery,
+                **_filter_arguments(filter_policy, filter_policy_scope),
+            )
+        )
+        self.subscriptions.append(subscription)
+
+
+# --- filter policies -------------------------------------------------------------------------
+
+
+def _filter_arguments(policy: FilterPolicy | None, scope: FilterScope) -> dict[str, Any]:
+    if policy is None:
+        return {}
+    if scope == "MessageAttributes":
+        return {"filter_policy": {key: _as_subscription_filter(v) for key, v in policy.items()}}
+    return {
+        "filter_policy_with_message_body": {
+            key: value
+            if isinstance(value, sns.FilterOrPolicy)
+            else sns.FilterOrPolicy.filter(value)
+            for key, value in policy.items()
+        }
+    }
+
+
+def _as_subscription_filter(value: FilterValue) -> sns.SubscriptionFilter:
+    if isinstance(value, sns.SubscriptionFilter):
+        return value
+    assert isinstance(value, sns.Filter)  # validated: no nesting under MessageAttributes
+    return value.filter_doc
+
+
+def _leaves(policy: FilterPolicy, path: str = "") -> list[tuple[str, FilterValue]]:
+    found: list[tuple[str, FilterValue]] = []
+    for key, value in policy.items():
+        if isinstance(value, sns.Policy):
+            found += _leaves(value.policy_doc, f"{path}{key}.")
+        else:
+            found.append((f"{path}{key}", value))
+    return found
+
+
+def _check_filter_policy(problems: Problems, policy: FilterPolicy | None, scope: str) -> None:
+    """SNS's documented limits, checked at synth time instead of at deploy time."""
+    if scope not in ("MessageAttributes", "MessageBody"):
+        problems.add(
+            "filter_policy_scope",
+            scope,
+            "is not a filter policy scope",
+            "'MessageAttributes', 'MessageBody'",
+        )
+        return
+    if policy is None:
+        return
+    if scope == "MessageAttributes":
+        nested = [key for key, value in policy.items() if isinstance(value, sns.Policy)]
+        if nested:
+            problems.add(
+                "filter_policy",
+                nested,
+                "nests a policy under the MessageAttributes scope (attributes are flat)",
+                "SubscriptionFilter values, or filter_policy_scope='MessageBody'",
+            )
+            return
+    leaves = _leaves(policy)
+    counts = {path: len(_as_subscription_filter(value).conditions) for path, value in leaves}
+    empty = sorted(path for path, count in counts.items() if count == 0)
+    if empty:
+        problems.add(
+            "filter_policy",
+            empty,
+            "has an empty value list (it would match nothing)",
+            "at least one value per key",
+        )
+    if len(leaves) > MAX_FILTER_KEYS:
+        problems.add(
+            "filter_policy",
+            sorted(counts),
+            f"has {len(leaves)} keys",
+            f"at most {MAX_FILTER_KEYS} keys",
+        )
+    combinations = math.prod(max(count, 1) for count in counts.values())
+    if combinations > MAX_FILTER_COMBINATIONS:
+        problems.add(
+            "filter_policy",
+            {path: count for path, count in sorted(counts.items())},
+            f"has {combinations} combinations of values (the product of the value counts)",
+            f"at most {MAX_FILTER_COMBINATIONS}",
+        )
+
+
+def _add_topic_configurations(
+    bucket: s3.CfnBucket,
+    topic: sns.ITopic,
+    events: list[str],
+    prefix: str | None,
+    suffix: str | None,
+) -> None:
+    rules = [
+        s3.CfnBucket.FilterRuleProperty(name=name, value=value)
+        for name, value in (("prefix", prefix), ("suffix", suffix))
+        if value
+    ]
+    key_filter = (
+        s3.CfnBucket.NotificationFilterProperty(
+            s3_key=s3.CfnBucket.S3KeyFilterProperty(rules=rules)
+        )
+        if rules
+        else None
+    )
+    existing = bucket.notification_configuration
+    topics = list(getattr(existing, "topic_configurations", None) or [])
+    topics += [
+        s3.CfnBucket.TopicConfigurationProperty(
+            event=event, topic=topic.topic_arn, filter=key_filter
+        )
+        for event in events
+    ]
+    bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+        topic_configurations=topics,
+        queue_configurations=getattr(existing, "queue_configurations", None),
+        lambda_configurations=getattr(existing, "lambda_configurations", None),
+        event_bridge_configuration=getattr(existing, "event_bridge_configuration", None),
+    )
