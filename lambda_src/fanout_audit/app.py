@@ -1,0 +1,128 @@
+"""Media upload pipeline, audit consumer: one audit item per S3 event, straight from SNS.
+
+This function is subscribed to the topic directly (no queue), so SNS invokes it asynchronously
+with ``{"Records": [{"EventSource": "aws:sns", "Sns": {...}}]}``; each SNS ``Message`` is the S3
+event notification JSON. Every S3 record becomes an item keyed by the object and
+``audit#<eventTime>#<SNS message id>``, so a retried invocation rewrites the same items.
+
+A message that is not an S3 event notification is logged as an error and raised: Lambda then
+retries the asynchronous invocation and finally hands the event to the function's on-failure
+destination, instead of the message disappearing silently. The whole event is validated before
+anything is written. The ``s3:TestEvent`` S3 sends when notifications are configured is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import SNSEvent
+from aws_lambda_powertools.utilities.data_classes.sns_event import SNSMessage
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+# Created once per container, reused by every invocation.
+table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+
+TEST_EVENT = "s3:TestEvent"
+
+
+class InvalidNotificationError(ValueError):
+    """An SNS message is not an S3 event notification."""
+
+
+def _get(data: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(name)
+    return data
+
+
+def audit_items(message: SNSMessage) -> list[dict[str, Any]]:
+    """The audit items for one SNS message (none for S3's test event)."""
+    try:
+        notification = json.loads(message.message)
+    except json.JSONDecodeError as error:
+        raise InvalidNotificationError(f"message is not JSON: {error.msg}") from error
+    if not isinstance(notification, dict):
+        raise InvalidNotificationError("message must be a JSON object")
+    if notification.get("Event") == TEST_EVENT:
+        return []
+    records = notification.get("Records")
+    if not isinstance(records, list) or not records:
+        raise InvalidNotificationError("message needs a non-empty Records list")
+    items = []
+    for record in records:
+        bucket = _get(record, "s3", "bucket", "name")
+        key = _get(record, "s3", "object", "key")
+        event_name = _get(record, "eventName")
+        event_time = _get(record, "eventTime")
+        if not all(
+            isinstance(value, str) and value for value in (bucket, key, event_name, event_time)
+        ):
+            raise InvalidNotificationError(
+                "every record needs eventName, eventTime, s3.bucket.name and s3.object.key"
+            )
+        item = {
+            # S3 URL-encodes object keys in notifications (a space arrives as '+').
+            "object_key": unquote_plus(key),
+            "record": f"audit#{event_time}#{message.message_id}",
+            "event_name": event_name,
+            "bucket": bucket,
+            "sns_message_id": message.message_id,
+            "topic_arn": message.topic_arn,
+        }
+        size = _get(record, "s3", "object", "size")
+        if type(size) is int:  # ObjectCreated events carry it; removals do not
+            item["size"] = size
+        items.append(item)
+    return items
+
+
+@tracer.capture_method
+def collect(event: SNSEvent) -> list[dict[str, Any]]:
+    items = []
+    for record in event.records:
+        message = record.sns
+        try:
+            message_items = audit_items(message)
+        except InvalidNotificationError as error:
+            logger.error(
+                "SNS message is not an S3 event notification; raising so Lambda retries it",
+                sns_message_id=message.message_id,
+                topic_arn=message.topic_arn,
+                reason=str(error),
+            )
+            metrics.add_metric(name="InvalidMessages", unit=MetricUnit.Count, value=1)
+            raise
+        if not message_items:
+            logger.info("skipping the S3 test event", sns_message_id=message.message_id)
+            metrics.add_metric(name="TestEventsSkipped", unit=MetricUnit.Count, value=1)
+        items.extend(message_items)
+    return items
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> None:
+    items = collect(SNSEvent(event))
+    for item in items:
+        table.put_item(Item=item)
+        logger.info(
+            "upload audited",
+            object_key=item["object_key"],
+            event_name=item["event_name"],
+            sns_message_id=item["sns_message_id"],
+        )
+    if items:
+        metrics.add_metric(name="UploadsAudited", unit=MetricUnit.Count, value=len(items))
