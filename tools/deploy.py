@@ -52,6 +52,7 @@ QUIET_ENV = {
 #: Properties moto's CloudFormation accepts but does not apply, by resource type; printed in the
 #: fidelity report next to the created resources of that type.
 KNOWN_PROPERTY_GAPS = {
+    "AWS::S3::Bucket": "NotificationConfiguration is not applied (no event notifications)",
     "AWS::Lambda::Function": (
         "Architectures, Layers and TracingConfig are not applied (x86_64, none, PassThrough)"
     ),

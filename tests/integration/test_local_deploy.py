@@ -32,6 +32,8 @@ KNOWN_SKIPPED = {
     "AWS::Scheduler::Schedule": "schedules are not created by moto's CloudFormation",
     "AWS::Lambda::Alias": "aliases are not created by moto's CloudFormation",
     "AWS::ApiGateway::Stage": "stages are not created by moto's CloudFormation",
+    "AWS::Lambda::EventInvokeConfig": "async invoke configs (on-failure destinations) are not "
+    "created by moto's CloudFormation",
 }
 
 
@@ -196,6 +198,18 @@ def check_rest_api(deployed: Deployed, stack: str, physical: str, props: dict[st
     assert api["name"] == props.get("Name", api["name"])
 
 
+def check_bucket(deployed: Deployed, stack: str, physical: str, props: dict[str, Any]) -> None:
+    s3 = deployed.client("s3")
+    s3.head_bucket(Bucket=physical)
+    # Not compared: deploy.KNOWN_PROPERTY_GAPS (NotificationConfiguration).
+    if "BucketEncryption" in props:
+        rules = s3.get_bucket_encryption(Bucket=physical)["ServerSideEncryptionConfiguration"]
+        expected = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert [
+            r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] for r in rules["Rules"]
+        ] == [r["ServerSideEncryptionByDefault"]["SSEAlgorithm"] for r in expected]
+
+
 CHECKS: dict[str, Callable[[Deployed, str, str, dict[str, Any]], None]] = {
     "AWS::Lambda::Function": check_function,
     "AWS::SQS::Queue": check_queue,
@@ -208,6 +222,7 @@ CHECKS: dict[str, Callable[[Deployed, str, str, dict[str, Any]], None]] = {
     "AWS::StepFunctions::StateMachine": check_state_machine,
     "AWS::Events::Rule": check_rule,
     "AWS::ApiGateway::RestApi": check_rest_api,
+    "AWS::S3::Bucket": check_bucket,
 }
 
 
