@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
-from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from examples._code import lambda_code
+from examples._shared import lambda_code, table
 from serverless_patterns import QueueWorker, ServerlessFunction
 from serverless_patterns.alarms import encrypted_alarm_topic
 
@@ -17,28 +16,18 @@ class QueueWorkerExampleStack(Stack):
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         alarm_topic = encrypted_alarm_topic(self, "AlarmTopic")
-        table = dynamodb.Table(
-            self,
-            "OrdersTable",
-            partition_key=dynamodb.Attribute(name="order_id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        orders = table(self, "OrdersTable", "order_id")
         function = ServerlessFunction(
             self,
             "OrdersWorkerFunction",
             code=lambda_code("queue_worker_example"),
             service_name="orders-worker",
-            environment={"TABLE_NAME": table.table_name},
+            environment={"TABLE_NAME": orders.table_name},
             description="Prices orders from the Orders queue into the orders table",
         )
-        table.grant(function, "dynamodb:PutItem")
+        orders.grant(function, "dynamodb:PutItem")
         worker = QueueWorker(self, "Orders", handler=function, alarm_topic=alarm_topic)
 
         CfnOutput(self, "QueueUrl", value=worker.queue.queue_url)
         CfnOutput(self, "DeadLetterQueueUrl", value=worker.dead_letter_queue.queue_url)
-        CfnOutput(self, "TableName", value=table.table_name)
+        CfnOutput(self, "TableName", value=orders.table_name)
