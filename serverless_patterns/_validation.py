@@ -20,6 +20,14 @@ class Problems:
         self._prefix = f"{construct_type} at '{path}'"
         self._messages: list[str] = []
 
+    @classmethod
+    def of(cls, construct_type: str, construct: Construct) -> Problems:
+        """Problems of a method call on an existing construct (``add_*`` methods)."""
+        problems = cls.__new__(cls)
+        problems._prefix = f"{construct_type} at '{construct.node.path}'"
+        problems._messages = []
+        return problems
+
     def add(self, argument: str, value: object, reason: str, allowed: str) -> None:
         """Record that ``argument=value`` is wrong for ``reason``; ``allowed`` says what is fine."""
         self._messages.append(f"{argument}={_show(value)} {reason} (allowed: {allowed})")

@@ -93,7 +93,6 @@ class FanOutTopic(Construct):
         problems.raise_if_any()
 
         super().__init__(scope, id)
-        self._problem_path = (scope, id)
         self.alarm_topic = alarm_topic
         """The topic the alarms notify, if any."""
         self.subscriptions: list[sns.Subscription] = []
@@ -479,8 +478,7 @@ class FanOutTopic(Construct):
     # --- internals -------------------------------------------------------------------------
 
     def _problems(self) -> Problems:
-        scope, id = self._problem_path
-        return Problems("FanOutTopic", scope, id)
+        return Problems.of("FanOutTopic", self)
 
     def _check_new_subscriber(self, problems: Problems, subscriber_id: str) -> None:
         if subscriber_id in self.dead_letter_queues:
