@@ -7,13 +7,21 @@ from serverless_patterns.functions import (
     latest_python_runtime,
     powertools_layer_for,
 )
+from serverless_patterns.kinesis_batch_consumer import (
+    INFINITE,
+    KinesisBatchConsumer,
+    StreamConsumerResources,
+)
 from serverless_patterns.queue_worker import QueueWorker
 
 __all__ = [
     "ASSET_EXCLUDES",
+    "INFINITE",
     "FanOutTopic",
+    "KinesisBatchConsumer",
     "QueueWorker",
     "ServerlessFunction",
+    "StreamConsumerResources",
     "latest_python_runtime",
     "powertools_layer_for",
 ]

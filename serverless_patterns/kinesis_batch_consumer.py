@@ -1,0 +1,564 @@
+"""KinesisBatchConsumer: real-time analytics on a Kinesis stream, in batches.
+
+With Lambda's defaults a failing batch is retried until its records expire, which stalls the
+shard for up to the retention period. Here failure is bounded and observable: a failing batch
+is bisected, retried a bounded number of times within a bounded record age, and then its
+metadata goes to an on-failure queue; partial batch responses retry only what failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from serverless_patterns._validation import Problems, number
+from serverless_patterns.alarms import dead_letter_alarm, notify
+from serverless_patterns.nag import acknowledge
+from serverless_patterns.queues import dead_letter_queue
+
+StreamMode = Literal["on_demand", "provisioned"]
+INFINITE: Literal[-1] = -1
+"""``retry_attempts=INFINITE`` / ``max_record_age=INFINITE``: Lambda's unbounded default."""
+
+_MAX_RECORD_AGE = Duration.hours(1)
+_RETENTION = Duration.hours(24)
+_ITERATOR_AGE_ALARM = Duration.minutes(5)
+
+
+@dataclass(frozen=True)
+class StreamConsumerResources:
+    """What one consumer of the stream is made of."""
+
+    function: lambda_.IFunction
+    event_source_mapping: lambda_.EventSourceMapping
+    failure_destination: sqs.Queue
+    stream_consumer: kinesis.StreamConsumer | None
+    alarms: list[cloudwatch.Alarm]
+
+
+class KinesisBatchConsumer(Construct):
+    """A KMS-encrypted Kinesis stream consumed in batches by Lambda, failures bounded and kept.
+
+    Args:
+        scope: parent construct.
+        id: construct id (part of every logical id below it: choose it once).
+        handler: the first consumer. It should return partial batch responses (Powertools'
+            ``process_partial_response`` for Kinesis).
+        stream: an existing stream to consume. ``stream_mode``, ``shard_count``, ``retention``
+            and ``encryption_key`` only shape a created stream. Default: a new stream.
+        stream_mode: ``"on_demand"`` or ``"provisioned"``. Default ``"on_demand"``.
+        shard_count: shards of a provisioned stream, >= 1. Default 1 (provisioned only).
+        retention: how long the stream keeps records, 24 h..365 days. Default 24 hours.
+        encryption_key: a customer-managed key for the stream. Default: the AWS-managed key
+            ``aws/kinesis`` (KMS; producers and consumers need no key grants).
+        alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+        consumer_options: the options of :meth:`add_consumer` for this first consumer
+            (``batch_size``, ``retry_attempts``, ``tumbling_window``, ...).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        handler: lambda_.IFunction,
+        stream: kinesis.IStream | None = None,
+        stream_mode: StreamMode | None = None,
+        shard_count: int | None = None,
+        retention: Duration | None = None,
+        encryption_key: kms.IKey | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        **consumer_options: Any,
+    ) -> None:
+        problems = Problems("KinesisBatchConsumer", scope, id)
+        if stream is not None:
+            for name, value in {
+                "stream_mode": stream_mode,
+                "shard_count": shard_count,
+                "retention": retention,
+                "encryption_key": encryption_key,
+            }.items():
+                if value is not None:
+                    problems.add(
+                        name,
+                        value,
+                        "only shapes a stream this construct creates, but stream= was given",
+                        "leave it out, or drop stream=",
+                    )
+        mode = stream_mode or "on_demand"
+        if mode not in ("on_demand", "provisioned"):
+            problems.add("stream_mode", mode, "is not a stream mode", "'on_demand', 'provisioned'")
+        if shard_count is not None and mode == "on_demand" and stream is None:
+            problems.add(
+                "shard_count",
+                shard_count,
+                "cannot be set for an on-demand stream (it scales its own shards)",
+                "stream_mode='provisioned', or leave it out",
+            )
+        problems.check_range("shard_count", shard_count, 1, 100000)
+        problems.check_duration("retention", retention, 24 * 3600, 365 * 86400)
+        _check_consumer_options(problems, **consumer_options)
+        problems.raise_if_any()
+
+        super().__init__(scope, id)
+        self.alarm_topic = alarm_topic
+        """The topic the alarms notify, if any."""
+        self.alarms: list[cloudwatch.Alarm] = []
+        """Every alarm of this construct (stream and consumers)."""
+        self.consumers: dict[str, StreamConsumerResources] = {}
+        """Consumer id -> its function, mapping, failure destination, stream consumer, alarms."""
+        self.ingest_api: apigateway.RestApi | None = None
+        """The REST API in front of the stream, once :meth:`add_ingest_api` is called."""
+
+        if stream is None:
+            provisioned = mode == "provisioned"
+            stream = kinesis.Stream(
+                self,
+                "Stream",
+                stream_mode=(
+                    kinesis.StreamMode.PROVISIONED if provisioned else kinesis.StreamMode.ON_DEMAND
+                ),
+                shard_count=(shard_count or 1) if provisioned else None,
+                retention_period=retention or _RETENTION,
+                encryption=(
+                    kinesis.StreamEncryption.KMS
+                    if encryption_key
+                    else kinesis.StreamEncryption.MANAGED
+                ),
+                encryption_key=encryption_key,
+            )
+        self.stream: kinesis.IStream = stream
+        """The stream."""
+
+        for direction, metric in (
+            ("Write", stream.metric_write_provisioned_throughput_exceeded),
+            ("Read", stream.metric_read_provisioned_throughput_exceeded),
+        ):
+            self._add_alarm(
+                cloudwatch.Alarm(
+                    self,
+                    f"{direction}ThroughputExceededAlarm",
+                    alarm_description=(
+                        f"{self.node.path}: {direction.lower()}s to the stream were throttled"
+                    ),
+                    metric=metric(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+
+        first = self.add_consumer(handler, id="Consumer", **consumer_options)
+        self.function = first.function
+        """The first consumer's function."""
+        self.event_source_mapping = first.event_source_mapping
+        """The first consumer's event source mapping."""
+        self.failure_destination = first.failure_destination
+        """The first consumer's on-failure queue (metadata of discarded batches)."""
+
+    # --- consumers -------------------------------------------------------------------------
+
+    def add_consumer(
+        self,
+        handler: lambda_.IFunction,
+        *,
+        id: str | None = None,
+        batch_size: int = 100,
+        max_batching_window: Duration | None = None,
+        starting_position: lambda_.StartingPosition = lambda_.StartingPosition.TRIM_HORIZON,
+        starting_position_timestamp: float | None = None,
+        parallelization_factor: int = 1,
+        retry_attempts: int = 3,
+        max_record_age: Duration | Literal[-1] = _MAX_RECORD_AGE,
+        bisect_batch_on_error: bool = True,
+        report_batch_item_failures: bool = True,
+        tumbling_window: Duration | None = None,
+        enhanced_fan_out: bool = False,
+        filters: list[dict[str, Any]] | None = None,
+        iterator_age_alarm_threshold: Duration = _ITERATOR_AGE_ALARM,
+    ) -> StreamConsumerResources:
+        """Another consumer of the same stream, with its own failure destination and alarms.
+
+        Args:
+            handler: the consumer function.
+            id: consumer id, part of the logical ids. Default: the function's construct id.
+            batch_size: records per invocation, 1..10000. Default 100.
+            max_batching_window: how long to gather a batch, 0..300 s. Default none.
+            starting_position: ``TRIM_HORIZON``, ``LATEST`` or ``AT_TIMESTAMP``.
+                Default ``TRIM_HORIZON`` (nothing already in the stream is skipped).
+            starting_position_timestamp: Unix time in seconds; required with ``AT_TIMESTAMP``.
+            parallelization_factor: concurrent batches per shard, 1..10. Default 1 (in order).
+            retry_attempts: retries of a failing batch, 0..10000 or ``INFINITE`` (-1). Default 3.
+            max_record_age: oldest record sent to the function, 60 s..7 days or ``INFINITE``.
+                Default 1 hour.
+            bisect_batch_on_error: split a failing batch to isolate the bad record. Default True.
+            report_batch_item_failures: partial batch responses. Default True.
+            tumbling_window: aggregation window, 0..900 s; state is carried between
+                invocations of a window. Default none.
+            enhanced_fan_out: read through a dedicated-throughput stream consumer (its own
+                2 MB/s per shard, push delivery). Default False.
+            filters: event filter patterns (``lambda_.FilterCriteria.filter({...})``).
+                Default: every record.
+            iterator_age_alarm_threshold: iterator age that means the consumer falls behind.
+                Default 5 minutes.
+        """
+        consumer_id = id or handler.node.id
+        problems = self._problems()
+        _check_consumer_options(
+            problems,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            starting_position=starting_position,
+            starting_position_timestamp=starting_position_timestamp,
+            parallelization_factor=parallelization_factor,
+            retry_attempts=retry_attempts,
+            max_record_age=max_record_age,
+            tumbling_window=tumbling_window,
+        )
+        if consumer_id in self.consumers:
+            problems.add(
+                "id",
+                consumer_id,
+                "is already used by another consumer of this stream",
+                "a unique id per consumer (pass id=...)",
+            )
+        problems.raise_if_any()
+
+        scope = Construct(self, consumer_id)
+        failures = dead_letter_queue(scope, "FailureQueue")
+        stream_consumer = None
+        source_arn = self.stream.stream_arn
+        if enhanced_fan_out:
+            stream_consumer = kinesis.StreamConsumer(
+                scope,
+                "StreamConsumer",
+                stream=self.stream,
+                stream_consumer_name=f"{Stack.of(self).stack_name}-{consumer_id}"[:128],
+            )
+            stream_consumer.grant_read(handler)
+            source_arn = stream_consumer.stream_consumer_arn
+        self.stream.grant_read(handler)
+        mapping = lambda_.EventSourceMapping(
+            scope,
+            "EventSourceMapping",
+            target=handler,
+            event_source_arn=source_arn,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            starting_position=starting_position,
+            starting_position_timestamp=starting_position_timestamp,
+            parallelization_factor=parallelization_factor,
+            retry_attempts=None if retry_attempts == INFINITE else retry_attempts,
+            max_record_age=None if isinstance(max_record_age, int) else max_record_age,
+            bisect_batch_on_error=bisect_batch_on_error,
+            report_batch_item_failures=report_batch_item_failures,
+            tumbling_window=tumbling_window,
+            filters=filters,
+            on_failure=event_sources.SqsDlq(failures),
+        )
+        if stream_consumer is not None:
+            mapping.node.add_dependency(stream_consumer)
+        if isinstance(handler, lambda_.Function):
+            acknowledge(
+                handler,
+                "Serverless-LambdaDLQ",
+                f"Invoked synchronously by the Kinesis event source mapping of {scope.node.path}; "
+                "discarded batches go to its on-failure destination, which is alarmed on.",
+            )
+
+        alarms = [
+            dead_letter_alarm(scope, "FailureDestinationAlarm", failures),
+            cloudwatch.Alarm(
+                scope,
+                "IteratorAgeAlarm",
+                alarm_description=(
+                    f"{scope.node.path}: the consumer is more than "
+                    f"{number(iterator_age_alarm_threshold.to_seconds())} s behind the stream"
+                ),
+                metric=handler.metric(
+                    "IteratorAge", period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                threshold=iterator_age_alarm_threshold.to_milliseconds(),
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        for alarm in alarms:
+            self._add_alarm(alarm)
+        resources = StreamConsumerResources(handler, mapping, failures, stream_consumer, alarms)
+        self.consumers[consumer_id] = resources
+        return resources
+
+    # --- producers -------------------------------------------------------------------------
+
+    def grant_write(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to put records on the stream (and to use its key, if any)."""
+        return self.stream.grant_write(grantee)
+
+    def add_ingest_api(
+        self,
+        *,
+        authorization_type: apigateway.AuthorizationType = apigateway.AuthorizationType.IAM,
+        throttle_rate: float = 100,
+        throttle_burst: int = 200,
+        access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        partition_key_max_length: int = 256,
+    ) -> apigateway.RestApi:
+        """A REST API that puts records straight onto the stream (no Lambda in the path).
+
+        ``POST /records`` takes ``{"data": <JSON>, "partitionKey": "..."}`` (PutRecord);
+        ``POST /records/batch`` takes ``{"records": [<same>, ...]}``, 1..500 (PutRecords).
+        Bodies are validated against JSON schema models before anything reaches Kinesis;
+        ``data`` is stored as its JSON text.
+
+        Args:
+            authorization_type: ``IAM`` (SigV4) by default; ``NONE`` only deliberately.
+            throttle_rate: steady requests per second for the stage. Default 100.
+            throttle_burst: burst for the stage. Default 200.
+            access_log_retention: retention of the access log group. Default one month.
+            partition_key_max_length: at most 256 (the Kinesis limit). Default 256.
+        """
+        problems = self._problems()
+        if self.ingest_api is not None:
+            problems.add("add_ingest_api", "again", "was already called", "one ingest API")
+        problems.check_range("throttle_rate", throttle_rate, 1, 10000)
+        problems.check_range("throttle_burst", throttle_burst, 1, 5000)
+        problems.check_range("partition_key_max_length", partition_key_max_length, 1, 256)
+        problems.raise_if_any()
+
+        scope = Construct(self, "IngestApi")
+        role = iam.Role(
+            scope,
+            "Role",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description=f"Lets {scope.node.path} put records on the stream, nothing else",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kinesis:PutRecord", "kinesis:PutRecords"],
+                resources=[self.stream.stream_arn],
+            )
+        )
+        if self.stream.encryption_key is not None:
+            self.stream.encryption_key.grant_encrypt(role)
+        access_logs = logs.LogGroup(scope, "AccessLogs", retention=access_log_retention)
+        api = apigateway.RestApi(
+            scope,
+            "Api",
+            description=f"Ingest API of {self.node.path}: records go straight to Kinesis",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigateway.StageOptions(
+                stage_name="v1",
+                tracing_enabled=True,
+                metrics_enabled=True,
+                throttling_rate_limit=throttle_rate,
+                throttling_burst_limit=throttle_burst,
+                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+            default_method_options=apigateway.MethodOptions(authorization_type=authorization_type),
+        )
+        validator = api.add_request_validator(
+            "BodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        record_schema = apigateway.JsonSchema(
+            type=apigateway.JsonSchemaType.OBJECT,
+            required=["data", "partitionKey"],
+            additional_properties=False,
+            properties={
+                "data": apigateway.JsonSchema(),
+                "partitionKey": apigateway.JsonSchema(
+                    type=apigateway.JsonSchemaType.STRING,
+                    min_length=1,
+                    max_length=partition_key_max_length,
+                ),
+            },
+        )
+        record_model = api.add_model(
+            "RecordModel", content_type="application/json", schema=record_schema
+        )
+        batch_model = api.add_model(
+            "RecordsModel",
+            content_type="application/json",
+            schema=apigateway.JsonSchema(
+                type=apigateway.JsonSchemaType.OBJECT,
+                required=["records"],
+                additional_properties=False,
+                properties={
+                    "records": apigateway.JsonSchema(
+                        type=apigateway.JsonSchemaType.ARRAY,
+                        min_items=1,
+                        max_items=500,
+                        items=record_schema,
+                    )
+                },
+            ),
+        )
+        stream_name = self.stream.stream_name
+        records = api.root.add_resource("records")
+        records.add_method(
+            "POST",
+            _kinesis_integration(
+                role,
+                "PutRecord",
+                '{"StreamName": "' + stream_name + '", '
+                '"Data": "$util.base64Encode($input.json(\'$.data\'))", '
+                '"PartitionKey": "$util.escapeJavaScript($input.path(\'$.partitionKey\'))"}',
+            ),
+            request_validator=validator,
+            request_models={"application/json": record_model},
+            method_responses=_METHOD_RESPONSES,
+        )
+        records.add_resource("batch").add_method(
+            "POST",
+            _kinesis_integration(
+                role,
+                "PutRecords",
+                '{"StreamName": "' + stream_name + '", "Records": ['
+                "#foreach($record in $input.path('$.records'))"
+                '{"Data": "$util.base64Encode($input.json("$.records[$foreach.index].data"))", '
+                '"PartitionKey": "$util.escapeJavaScript($record.partitionKey)"}'
+                "#if($foreach.hasNext),#end#end]}",
+            ),
+            request_validator=validator,
+            request_models={"application/json": batch_model},
+            method_responses=_METHOD_RESPONSES,
+        )
+        stage = api.deployment_stage
+        acknowledge(
+            stage,
+            "AwsSolutions-APIG6",
+            "Access logs are on; execution logging needs the account-wide API Gateway "
+            "CloudWatch role, which a library construct must not create or replace.",
+        )
+        acknowledge(
+            stage,
+            "AwsSolutions-APIG3",
+            "IAM-authorized, throttled ingest API; associate a WAF web ACL where the API is "
+            "exposed to untrusted networks (an account-level decision).",
+        )
+        if authorization_type == apigateway.AuthorizationType.IAM:
+            for method in (records.node.find_child("POST"), records.node.find_child("batch")):
+                acknowledge(
+                    method,
+                    "AwsSolutions-COG4",
+                    "Callers are authorized with IAM (SigV4), not a Cognito user pool.",
+                )
+        self.ingest_api = api
+        self.ingest_role = role
+        """The role API Gateway assumes to put records (PutRecord/PutRecords on the stream)."""
+        return api
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _problems(self) -> Problems:
+        return Problems.of("KinesisBatchConsumer", self)
+
+    def _add_alarm(self, alarm: cloudwatch.Alarm) -> None:
+        self.alarms.append(alarm)
+        notify([alarm], self.alarm_topic)
+
+
+_METHOD_RESPONSES = [
+    apigateway.MethodResponse(status_code=status) for status in ("200", "400", "500")
+]
+
+
+def _kinesis_integration(role: iam.IRole, action: str, template: str) -> apigateway.AwsIntegration:
+    return apigateway.AwsIntegration(
+        service="kinesis",
+        action=action,
+        options=apigateway.IntegrationOptions(
+            credentials_role=role,
+            passthrough_behavior=apigateway.PassthroughBehavior.NEVER,
+            request_templates={"application/json": template},
+            integration_responses=[
+                apigateway.IntegrationResponse(status_code="200"),
+                apigateway.IntegrationResponse(
+                    status_code="400",
+                    selection_pattern="4\\d{2}",
+                    response_templates={
+                        "application/json": '{"error": {"code": "BadRequest", "message": '
+                        "\"$util.escapeJavaScript($input.path('$.message'))\"}}"
+                    },
+                ),
+                apigateway.IntegrationResponse(
+                    status_code="500",
+                    selection_pattern="5\\d{2}",
+                    response_templates={
+                        "application/json": '{"error": {"code": "StreamUnavailable", '
+                        '"message": "the stream did not accept the records"}}'
+                    },
+                ),
+            ],
+        ),
+    )
+
+
+def _check_consumer_options(
+    problems: Problems,
+    *,
+    batch_size: int = 100,
+    max_batching_window: Duration | None = None,
+    starting_position: lambda_.StartingPosition = lambda_.StartingPosition.TRIM_HORIZON,
+    starting_position_timestamp: float | None = None,
+    parallelization_factor: int = 1,
+    retry_attempts: int = 3,
+    max_record_age: Duration | int = _MAX_RECORD_AGE,
+    tumbling_window: Duration | None = None,
+    **_other_options: Any,
+) -> None:
+    problems.check_range("batch_size", batch_size, 1, 10000)
+    problems.check_duration("max_batching_window", max_batching_window, 0, 300)
+    problems.check_range("parallelization_factor", parallelization_factor, 1, 10)
+    problems.check_range("retry_attempts", retry_attempts, -1, 10000)
+    if isinstance(max_record_age, int):
+        if max_record_age != INFINITE:
+            problems.add(
+                "max_record_age", max_record_age, "is not allowed", "60..604800 seconds, or -1"
+            )
+    else:
+        problems.check_duration("max_record_age", max_record_age, 60, 7 * 86400)
+    problems.check_duration("tumbling_window", tumbling_window, 0, 900)
+    at_timestamp = starting_position == lambda_.StartingPosition.AT_TIMESTAMP
+    if at_timestamp and starting_position_timestamp is None:
+        problems.add(
+            "starting_position_timestamp",
+            None,
+            "is required with starting_position=AT_TIMESTAMP",
+            "a Unix time in seconds",
+        )
+    if starting_position_timestamp is not None and not at_timestamp:
+        problems.add(
+            "starting_position_timestamp",
+            starting_position_timestamp,
+            "only applies with starting_position=AT_TIMESTAMP",
+            "leave it out, or starting_position=AT_TIMESTAMP",
+        )
