@@ -1,0 +1,117 @@
+"""Clickstream analytics, archiver: every batch of click events as one JSON-lines object in S3.
+
+The API puts every click onto a Kinesis stream as JSON (``{"page": ..., "user": ..., "ts": ...}``,
+partition key = page). This consumer decodes each record of a batch and, after the whole batch is
+processed, writes the good clicks (in stream order, one compact JSON object per line) to
+``clicks/<shard id>/<first sequence number>-<last sequence number>.jsonl``. The key is made of
+the batch's first and last records, good or not, so a retried batch overwrites its own object.
+
+A record that is not a click (not base64-encoded JSON, or without a non-empty ``page``) is a
+batch item failure reported by its sequence number, and is not archived. When every record of a
+batch failed, nothing is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
+    KinesisStreamRecord,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+# A batch whose every record failed is reported like any other (each item a failure) rather
+# than raised, so the failure metric is recorded for it too; Lambda retries from the first
+# failed record either way.
+processor = BatchProcessor(
+    event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
+)
+
+# Created once per container, reused by every invocation.
+s3 = boto3.client("s3")
+BUCKET_NAME = os.environ["BUCKET_NAME"]
+
+KEY_PREFIX = "clicks"
+CONTENT_TYPE = "application/x-ndjson"
+# The same limit as the aggregator's (DynamoDB's partition key), so both agree on what a click is.
+MAX_PAGE_BYTES = 2048
+
+# The good clicks of the current invocation, in stream order; reset by every invocation.
+batch_clicks: list[dict[str, Any]] = []
+
+
+class InvalidClickError(ValueError):
+    """The record is not a click event; retrying will not help."""
+
+
+def parse_click(data: str) -> dict[str, Any]:
+    """Decode a Kinesis record's base64 ``data`` into a click event and validate it."""
+    try:
+        click = json.loads(base64.b64decode(data, validate=True))
+    except ValueError as error:  # binascii.Error, UnicodeDecodeError and JSONDecodeError
+        raise InvalidClickError(f"data is not base64-encoded JSON: {error}") from error
+    if not isinstance(click, dict):
+        raise InvalidClickError("click must be a JSON object")
+    page = click.get("page")
+    if not isinstance(page, str) or not page:
+        raise InvalidClickError("page must be a non-empty string")
+    if len(page.encode("utf-8")) > MAX_PAGE_BYTES:
+        raise InvalidClickError(f"page must be at most {MAX_PAGE_BYTES} bytes of UTF-8")
+    return click
+
+
+def archive_key(event: dict[str, Any]) -> str:
+    """``clicks/<shard id>/<first>-<last>.jsonl`` for the batch's first and last records."""
+    records = event["Records"]
+    event_id = records[0].get("eventID", "")
+    # eventID is "<shard id>:<sequence number>"; tumbling-window events also carry shardId.
+    shard_id = event.get("shardId") or (event_id.split(":", 1)[0] if ":" in event_id else "")
+    first = records[0]["kinesis"]["sequenceNumber"]
+    last = records[-1]["kinesis"]["sequenceNumber"]
+    return f"{KEY_PREFIX}/{shard_id or 'unknown'}/{first}-{last}.jsonl"
+
+
+def to_json_lines(clicks: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(click, separators=(",", ":")) + "\n" for click in clicks).encode()
+
+
+@tracer.capture_method
+def record_handler(record: KinesisStreamRecord) -> None:
+    batch_clicks.append(parse_click(record.kinesis.data))
+
+
+@tracer.capture_method
+def archive(key: str, clicks: list[dict[str, Any]]) -> None:
+    s3.put_object(Bucket=BUCKET_NAME, Key=key, Body=to_json_lines(clicks), ContentType=CONTENT_TYPE)
+    logger.info("batch archived", key=key, clicks=len(clicks))
+    metrics.add_metric(name="ClicksArchived", unit=MetricUnit.Count, value=len(clicks))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    batch_clicks.clear()
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    failures = len(response.get("batchItemFailures", []))
+    if failures:
+        metrics.add_metric(name="ClicksFailed", unit=MetricUnit.Count, value=failures)
+    if batch_clicks:
+        archive(archive_key(event), batch_clicks)
+    return response
