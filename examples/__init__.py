@@ -5,12 +5,14 @@ from __future__ import annotations
 from aws_cdk import App, Stack
 
 from examples.fan_out_stack import FanOutExampleStack
+from examples.kinesis_stack import KinesisExampleStack
 from examples.queue_worker_stack import QueueWorkerExampleStack
 
 #: Stack name -> stack class, in deploy order. ``app.py`` and the tests build from this.
 EXAMPLE_STACKS: dict[str, type[Stack]] = {
     "QueueWorkerExample": QueueWorkerExampleStack,
     "FanOutExample": FanOutExampleStack,
+    "KinesisExample": KinesisExampleStack,
 }
 
 

@@ -53,6 +53,9 @@ QUIET_ENV = {
 #: fidelity report next to the created resources of that type.
 KNOWN_PROPERTY_GAPS = {
     "AWS::S3::Bucket": "NotificationConfiguration is not applied (no event notifications)",
+    "AWS::Kinesis::Stream": (
+        "StreamEncryption and StreamModeDetails are not applied (unencrypted, provisioned)"
+    ),
     "AWS::Lambda::Function": (
         "Architectures, Layers and TracingConfig are not applied (x86_64, none, PassThrough)"
     ),
@@ -400,10 +403,11 @@ def failure_reasons(cloudformation: Any, stack_name: str) -> list[str]:
 def diagnose_failure(cloudformation: Any, stack: StackTemplate) -> list[str]:
     """Why ``stack`` did not deploy into the emulator: the failing resources and the reason.
 
-    moto answers a failed ExecuteChangeSet with a JSON error body that the CDK CLI's SDK cannot
-    parse ("XML parse error"), and records no FAILED event. So the template is replayed into a
-    throw-away stack with boto3, which shows the raw error, and the resources of types moto
-    implements that the failed stack lacks are named. Events of a real failure are used too.
+    moto answers a failed CreateStack/ExecuteChangeSet with a JSON error body that the CDK
+    CLI's SDK cannot parse ("XML parse error"), and records no FAILED event. So the template
+    is replayed into a throw-away stack with boto3, which shows the raw error, and the
+    resources of types moto implements that the failed stack lacks are named. Events of a
+    real failure are used too.
     """
     from moto.cloudformation.parsing import get_model_map
 
@@ -447,14 +451,11 @@ def _replay_error(cloudformation: Any, stack: StackTemplate) -> str | None:
 
     probe = f"{stack.stack_name}-diagnosis-{uuid.uuid4().hex[:8]}"
     try:
-        cloudformation.create_change_set(
+        cloudformation.create_stack(
             StackName=probe,
-            ChangeSetName="diagnosis",
-            ChangeSetType="CREATE",
             TemplateBody=json.dumps(stack.template),
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
-        cloudformation.execute_change_set(StackName=probe, ChangeSetName="diagnosis")
     except botocore.exceptions.ClientError as error:
         return str(error.response.get("Error", {}).get("Message", error))
     except (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError) as error:
@@ -497,7 +498,9 @@ def deploy_local(
     env = emulator.env()
     if bootstrap:
         cdk(["bootstrap", f"aws://{ACCOUNT}/{REGION}"], env, quiet=quiet)
+    # Direct CreateStack/UpdateStack: moto honours DependsOn there, not in change sets.
     deploy = ["deploy", "--all", "--require-approval", "never", "--progress", "events"]
+    deploy += ["--method", "direct"]
     deploy += ["--output", str(assembly), *(["--app", app] if app else [])]
     try:
         cdk(deploy, env, quiet=quiet)
