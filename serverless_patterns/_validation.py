@@ -60,7 +60,7 @@ class Problems:
         """Record a problem when ``value`` is given and lies outside ``low..high`` seconds."""
         if value is None or value.is_unresolved():
             return
-        if low_seconds <= value.to_seconds() <= high_seconds:
+        if low_seconds <= value.to_seconds(integral=False) <= high_seconds:
             return
         reason = f"is not allowed{' ' + context if context else ''}"
         self.add(argument, value, reason, f"{number(low_seconds)}..{number(high_seconds)} seconds")
@@ -77,7 +77,7 @@ class Problems:
 def _show(value: object) -> str:
     """Render a value the way a user would read it: seconds of a Duration, path of a construct."""
     if isinstance(value, Duration):
-        return f"Duration.seconds({number(value.to_seconds())})"
+        return f"Duration.seconds({number(value.to_seconds(integral=False))})"
     if isinstance(value, Construct):
         return f"<{value.node.path}>"
     return repr(value)
