@@ -13,13 +13,16 @@ from serverless_patterns.kinesis_batch_consumer import (
     StreamConsumerResources,
 )
 from serverless_patterns.queue_worker import QueueWorker
+from serverless_patterns.scheduled_probe import ProbeTarget, ScheduledProbe
 
 __all__ = [
     "ASSET_EXCLUDES",
     "INFINITE",
     "FanOutTopic",
     "KinesisBatchConsumer",
+    "ProbeTarget",
     "QueueWorker",
+    "ScheduledProbe",
     "ServerlessFunction",
     "StreamConsumerResources",
     "latest_python_runtime",

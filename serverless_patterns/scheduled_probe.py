@@ -1,0 +1,393 @@
+"""ScheduledProbe: a scheduled Lambda that checks websites and alerts on change of state.
+
+EventBridge Scheduler invokes the probe every few minutes; it checks every target concurrently
+and publishes availability (0/1) and latency per target. One alarm per target goes to ALARM
+after ``failure_threshold`` failed checks in a row and back to OK on recovery, and the alert
+topic hears both: people learn once that a site went down and once that it came back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from serverless_patterns._assets import packaged_handler_code
+from serverless_patterns._validation import Problems, number
+from serverless_patterns.alarms import dead_letter_alarm, encrypted_alarm_topic, notify
+from serverless_patterns.functions import ServerlessFunction
+from serverless_patterns.nag import acknowledge
+from serverless_patterns.queues import dead_letter_queue
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+_DEFAULT_SCHEDULE = Duration.minutes(5)
+_DEFAULT_TIMEOUT = Duration.seconds(10)
+_FUNCTION_TIMEOUT = Duration.seconds(60)
+_CRON_ALARM_PERIOD = Duration.minutes(5)
+METRICS_NAMESPACE = "ServerlessPatterns/Probe"
+MAX_TARGETS = 32
+METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
+#: The probe stops waiting 2 s after the longest target timeout; keep room for that and start-up.
+_FUNCTION_TIMEOUT_MARGIN = 5
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """One website check.
+
+    Args:
+        url: ``http://`` or ``https://`` URL with a host.
+        name: metric dimension and alarm name. Default: host and path of the URL.
+        method: HTTP method. Default ``"GET"``.
+        expected_status: a status code or an inclusive ``(low, high)`` range. Default 200.
+        timeout: per-request timeout. Default 10 seconds.
+        contains: a substring the body must contain (first 1 MiB). Default: not checked.
+        max_latency: slower than this counts as down. Default: not checked.
+        headers: request headers. Default none.
+    """
+
+    url: str
+    name: str | None = None
+    method: str = "GET"
+    expected_status: int | tuple[int, int] = 200
+    timeout: Duration = field(default=_DEFAULT_TIMEOUT)
+    contains: str | None = None
+    max_latency: Duration | None = None
+    headers: Mapping[str, str] | None = None
+
+    @property
+    def target_name(self) -> str:
+        if self.name:
+            return self.name
+        parsed = urllib.parse.urlsplit(self.url)
+        return f"{parsed.hostname or ''}{parsed.path.rstrip('/')}" or self.url
+
+    @property
+    def status_range(self) -> tuple[int, int]:
+        if isinstance(self.expected_status, int):
+            return (self.expected_status, self.expected_status)
+        return self.expected_status
+
+    def to_config(self) -> dict[str, object]:
+        """The handler's view of this target (``PROBE_TARGETS`` entries)."""
+        return {
+            "name": self.target_name,
+            "url": self.url,
+            "method": self.method,
+            "expected_status": list(self.status_range),
+            "timeout": self.timeout.to_seconds(integral=False),
+            "contains": self.contains,
+            "max_latency": (
+                self.max_latency.to_seconds(integral=False) if self.max_latency else None
+            ),
+            "headers": dict(self.headers or {}),
+        }
+
+
+class ScheduledProbe(Construct):
+    """Scheduled website checks with one state-change alarm per target.
+
+    Args:
+        scope: parent construct.
+        id: construct id (part of every logical id below it: choose it once).
+        targets: the websites to check (at least one; unique names).
+        schedule: how often to check: a ``Duration`` (>= 1 minute, whole minutes) or a
+            Scheduler expression (``"rate(5 minutes)"``, ``"cron(0/10 * * * ? *)"``).
+            Default every 5 minutes.
+        alert_emails: email addresses subscribed to the alert topic. Default none.
+        alert_phone_numbers: E.164 phone numbers (``+4930...``) subscribed for SMS.
+            Default none.
+        alert_topic: an existing topic to alert. Default: a new KMS-encrypted topic.
+        failure_threshold: failed checks in a row before ALARM, >= 1. Default 2.
+        alarm_period: alarm period for a ``cron(...)`` schedule. Default: the schedule's
+            interval (5 minutes for cron expressions).
+        function_timeout: the probe function's timeout; every target timeout must be
+            shorter. Default 60 seconds.
+        max_redirects: redirects followed per check. Default 5.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        targets: Sequence[ProbeTarget],
+        schedule: Duration | str = _DEFAULT_SCHEDULE,
+        alert_emails: Sequence[str] = (),
+        alert_phone_numbers: Sequence[str] = (),
+        alert_topic: sns.ITopic | None = None,
+        failure_threshold: int = 2,
+        alarm_period: Duration | None = None,
+        function_timeout: Duration = _FUNCTION_TIMEOUT,
+        max_redirects: int = 5,
+    ) -> None:
+        problems = Problems("ScheduledProbe", scope, id)
+        interval = _interval_seconds(problems, schedule)
+        _check_targets(problems, targets, interval, function_timeout.to_seconds())
+        for email in alert_emails:
+            if not _EMAIL.match(email):
+                problems.add("alert_emails", email, "is not an email address", "name@example.com")
+        for phone in alert_phone_numbers:
+            if not _E164.match(phone):
+                problems.add(
+                    "alert_phone_numbers", phone, "is not in E.164 form", "+ and 2..15 digits"
+                )
+        problems.check_range("failure_threshold", failure_threshold, 1, 100)
+        problems.check_range("max_redirects", max_redirects, 0, 20)
+        problems.check_duration("function_timeout", function_timeout, 1, 900)
+        problems.raise_if_any()
+
+        super().__init__(scope, id)
+        self.targets: list[ProbeTarget] = list(targets)
+        """The checked targets."""
+        self.alarms: list[cloudwatch.Alarm] = []
+        """One availability alarm per target, then the probe's own failure alarms."""
+
+        if alert_topic is None:
+            alert_topic = encrypted_alarm_topic(self, "AlertTopic")
+        self.alert_topic: sns.ITopic = alert_topic
+        """The topic that hears ALARM and OK of every target."""
+        if alert_emails or alert_phone_numbers:
+            self.alert_dead_letter_queue = dead_letter_queue(self, "AlertDeadLetterQueue")
+            """Alerts SNS could not deliver to an email address or phone."""
+            endpoints = [(sns.SubscriptionProtocol.EMAIL, email) for email in alert_emails]
+            endpoints += [(sns.SubscriptionProtocol.SMS, phone) for phone in alert_phone_numbers]
+            for index, (protocol, endpoint) in enumerate(endpoints, start=1):
+                sns.Subscription(
+                    self,
+                    f"AlertSubscription{index}",
+                    topic=alert_topic,
+                    protocol=protocol,
+                    endpoint=endpoint,
+                    dead_letter_queue=self.alert_dead_letter_queue,
+                )
+
+        service_name = f"{self.node.path}".replace("/", "-")
+        self.function = ServerlessFunction(
+            self,
+            "Function",
+            code=packaged_handler_code("probe"),
+            service_name=service_name,
+            metrics_namespace=METRICS_NAMESPACE,
+            timeout=function_timeout,
+            environment={
+                "PROBE_TARGETS": json.dumps([t.to_config() for t in self.targets]),
+                "PROBE_MAX_REDIRECTS": str(max_redirects),
+            },
+            description=f"Checks {len(self.targets)} website(s) for {self.node.path}",
+        )
+        """The probe function (its code ships inside this package)."""
+
+        # Scheduler invokes asynchronously: a run that fails after Lambda's retry is kept here,
+        # and a run the scheduler could not invoke at all lands in the schedule's DLQ.
+        self.failure_queue = dead_letter_queue(self, "InvokeFailureQueue")
+        """Probe runs that failed (Lambda's on-failure destination)."""
+        lambda_.EventInvokeConfig(
+            self,
+            "InvokeConfig",
+            function=self.function,
+            on_failure=destinations.SqsDestination(self.failure_queue),
+            retry_attempts=0,
+            max_event_age=Duration.seconds(max(60, interval or 300)),
+        )
+        acknowledge(
+            self.function,
+            "Serverless-LambdaDLQ",
+            "Asynchronous runs fail over to the EventInvokeConfig on-failure queue, which is "
+            "alarmed on (the rule only looks for DeadLetterConfig).",
+        )
+        self.schedule_dead_letter_queue = dead_letter_queue(self, "ScheduleDeadLetterQueue")
+        """Invocations the scheduler could not deliver."""
+        # The scheduler's own role, allowed to invoke exactly this function ($LATEST, no ":*"
+        # for versions) and to dead-letter into its queue; CDK's default role would add both.
+        self.schedule_role = iam.Role(
+            self,
+            "ScheduleRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+            description=f"Lets the schedule of {self.node.path} invoke its probe",
+        )
+        """The role EventBridge Scheduler assumes to invoke the probe."""
+        self.schedule_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[self.function.function_arn]
+            )
+        )
+        self.schedule_dead_letter_queue.grant_send_messages(self.schedule_role)
+        self.schedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            schedule=(
+                scheduler.ScheduleExpression.expression(schedule)
+                if isinstance(schedule, str)
+                else scheduler.ScheduleExpression.rate(schedule)
+            ),
+            target=scheduler_targets.LambdaInvoke(
+                self.function,
+                role=self.schedule_role.without_policy_updates(),
+                dead_letter_queue=self.schedule_dead_letter_queue,
+                retry_attempts=2,
+                max_event_age=Duration.seconds(max(60, interval or 300)),
+            ),
+            description=f"Runs the website probe of {self.node.path}",
+        )
+        """The EventBridge Scheduler schedule."""
+        self.schedule.node.add_dependency(self.schedule_role)  # with its policy, not only its ARN
+
+        period = alarm_period or Duration.seconds(interval or _CRON_ALARM_PERIOD.to_seconds())
+        for target in self.targets:
+            name = target.target_name
+            self.alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    f"{_construct_id(name)}Alarm",
+                    alarm_description=(
+                        f"{name} ({target.url}) failed {failure_threshold} check(s) in a row"
+                    ),
+                    metric=cloudwatch.Metric(
+                        namespace=METRICS_NAMESPACE,
+                        metric_name="Availability",
+                        dimensions_map={"service": service_name, "Target": name},
+                        statistic=cloudwatch.Stats.MINIMUM,
+                        period=period,
+                    ),
+                    threshold=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                    evaluation_periods=failure_threshold,
+                    datapoints_to_alarm=failure_threshold,
+                    # No data means the probe itself did not run: that is not "up".
+                    treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+                )
+            )
+        notify(self.alarms, self.alert_topic)
+        probe_alarms = [
+            dead_letter_alarm(self, "InvokeFailureAlarm", self.failure_queue),
+            dead_letter_alarm(self, "ScheduleDeadLetterAlarm", self.schedule_dead_letter_queue),
+        ]
+        if alert_emails or alert_phone_numbers:
+            probe_alarms.append(
+                dead_letter_alarm(self, "AlertDeadLetterAlarm", self.alert_dead_letter_queue)
+            )
+        notify(probe_alarms, self.alert_topic)
+        self.alarms.extend(probe_alarms)
+
+
+def _construct_id(name: str) -> str:
+    """A construct id from a target name (alphanumerics only, stable)."""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+
+
+def _interval_seconds(problems: Problems, schedule: Duration | str) -> float | None:
+    """Seconds between runs (None for a cron expression); records a problem when invalid."""
+    if isinstance(schedule, Duration):
+        seconds = schedule.to_seconds(integral=False)
+        if seconds < 60 or seconds % 60:
+            problems.add("schedule", schedule, "is not allowed", "whole minutes, at least 1 minute")
+        return seconds
+    match = _RATE.match(schedule)
+    if match:
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+        if seconds < 60:
+            problems.add("schedule", schedule, "is not allowed", "at least 1 minute")
+        return float(seconds)
+    if schedule.startswith("cron(") and schedule.endswith(")"):
+        return None
+    problems.add(
+        "schedule",
+        schedule,
+        "is not a schedule expression",
+        "a Duration, 'rate(5 minutes)' or 'cron(...)'",
+    )
+    return None
+
+
+def _check_targets(
+    problems: Problems,
+    targets: Sequence[ProbeTarget],
+    interval: float | None,
+    function_timeout: float,
+) -> None:
+    if not targets:
+        problems.add(
+            "targets", [], "is empty: there is nothing to check", "one or more ProbeTarget"
+        )
+        return
+    if len(targets) > MAX_TARGETS:
+        problems.add(
+            "targets",
+            f"{len(targets)} targets",
+            "is more than one probe checks concurrently",
+            f"at most {MAX_TARGETS}; use another ScheduledProbe",
+        )
+    seen: set[str] = set()
+    for target in targets:
+        parsed = urllib.parse.urlsplit(target.url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            problems.add(
+                "targets",
+                target.url,
+                "is not an http(s) URL with a host",
+                "http://host/... or https://host/...",
+            )
+        elif parsed.username or parsed.password:
+            problems.add(
+                "targets",
+                target.url,
+                "carries credentials (they would sit in plain text in the function's "
+                "configuration)",
+                "a URL without user:password@; pass headers instead",
+            )
+        if target.method.upper() not in METHODS:
+            problems.add("method", target.method, "is not a probe method", ", ".join(METHODS))
+        if target.contains is not None and target.method.upper() == "HEAD":
+            problems.add("contains", target.contains, "needs a body, HEAD has none", "GET")
+        if target.max_latency is not None and target.max_latency.to_seconds(integral=False) <= 0:
+            problems.add("max_latency", target.max_latency, "is not allowed", "above 0 seconds")
+        for header, value in (target.headers or {}).items():
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header) or re.search(
+                r"[\r\n]", value
+            ):
+                problems.add("headers", header, "is not a valid header", "token names, one line")
+        name = target.target_name
+        if name in seen:
+            problems.add("targets", name, "is a duplicate target name", "unique names")
+        seen.add(name)
+        low, high = target.status_range
+        if not 100 <= low <= high <= 599:
+            problems.add(
+                "expected_status", target.expected_status, "is not a status range", "100..599"
+            )
+        timeout = target.timeout.to_seconds(integral=False)
+        longest = function_timeout - _FUNCTION_TIMEOUT_MARGIN
+        if timeout > longest:
+            problems.add(
+                "timeout",
+                target.timeout,
+                f"of {name} leaves less than {_FUNCTION_TIMEOUT_MARGIN} s of the function "
+                f"timeout ({number(function_timeout)} s)",
+                f"at most {number(longest)} seconds",
+            )
+        if interval is not None and timeout >= interval:
+            problems.add(
+                "timeout",
+                target.timeout,
+                f"of {name} is not shorter than the schedule interval ({number(interval)} s)",
+                f"below {number(interval)} seconds",
+            )
