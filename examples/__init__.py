@@ -6,6 +6,7 @@ from aws_cdk import App, Stack
 
 from examples.fan_out_stack import FanOutExampleStack
 from examples.kinesis_stack import KinesisExampleStack
+from examples.probe_stack import ProbeExampleStack
 from examples.queue_worker_stack import QueueWorkerExampleStack
 
 #: Stack name -> stack class, in deploy order. ``app.py`` and the tests build from this.
@@ -13,6 +14,7 @@ EXAMPLE_STACKS: dict[str, type[Stack]] = {
     "QueueWorkerExample": QueueWorkerExampleStack,
     "FanOutExample": FanOutExampleStack,
     "KinesisExample": KinesisExampleStack,
+    "ProbeExample": ProbeExampleStack,
 }
 
 

@@ -57,7 +57,7 @@ _APP = textwrap.dedent(
     from aws_cdk import aws_lambda as lambda_
 
     import serverless_patterns
-    from serverless_patterns import QueueWorker, ServerlessFunction
+    from serverless_patterns import ProbeTarget, QueueWorker, ScheduledProbe, ServerlessFunction
 
     outdir = sys.argv[1]
     app = cdk.App(outdir=outdir, analytics_reporting=False)
@@ -69,6 +69,7 @@ _APP = textwrap.dedent(
         handler="index.handler",
     )
     QueueWorker(stack, "Jobs", handler=fn)
+    ScheduledProbe(stack, "Probe", targets=[ProbeTarget(url="https://example.com/")])
     app.synth()
     print(json.dumps({"package_file": serverless_patterns.__file__}))
     """
@@ -229,7 +230,8 @@ def _asset_path(outdir: Path, stack: str, layer: dict[str, Any]) -> str:
     metadata_path = layer.get("Metadata", {}).get("aws:asset:path")
     if metadata_path:
         return str(metadata_path)
-    key = layer["Properties"]["Content"]["S3Key"]
+    code = layer["Properties"].get("Content") or layer["Properties"]["Code"]
+    key = code["S3Key"]
     manifest = json.loads((outdir / f"{stack}.assets.json").read_text())
     paths = [
         asset["source"]["path"]
@@ -240,8 +242,9 @@ def _asset_path(outdir: Path, stack: str, layer: dict[str, Any]) -> str:
     return str(paths[0])
 
 
-@pytest.mark.slow
-def test_consumer_app_synthesizes_from_outside_the_repo(installed: Installed) -> None:
+@pytest.fixture(scope="module")
+def consumer(installed: Installed) -> tuple[Path, str]:
+    """The consumer app synthesized once: its output directory and what it printed."""
     app = installed.workdir / "app.py"
     app.write_text(_APP)
     outdir = installed.workdir / "cdk.out"
@@ -250,6 +253,14 @@ def test_consumer_app_synthesizes_from_outside_the_repo(installed: Installed) ->
         cwd=installed.workdir,
         env=_env(for_clean_venv=True),
     )
+    return outdir, out
+
+
+@pytest.mark.slow
+def test_consumer_app_synthesizes_from_outside_the_repo(
+    installed: Installed, consumer: tuple[Path, str]
+) -> None:
+    outdir, out = consumer
     package_file = Path(json.loads(out.strip().splitlines()[-1])["package_file"]).resolve()
     assert package_file.is_relative_to(installed.site_packages.resolve()), package_file
 
@@ -261,7 +272,8 @@ def test_consumer_app_synthesizes_from_outside_the_repo(installed: Installed) ->
 
     layers = of_type("AWS::Lambda::LayerVersion")
     assert len(layers) == 1, layers
-    assert len(of_type("AWS::SQS::Queue")) == 2
+    # QueueWorker's queue and DLQ, the probe's on-failure queue and schedule DLQ.
+    assert len(of_type("AWS::SQS::Queue")) == 4
     mappings = of_type("AWS::Lambda::EventSourceMapping")
     assert len(mappings) == 1, mappings
     assert mappings[0]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -271,3 +283,21 @@ def test_consumer_app_synthesizes_from_outside_the_repo(installed: Installed) ->
     assert (layer_dir / "python" / "aws_lambda_powertools" / "__init__.py").is_file(), sorted(
         p.name for p in (layer_dir / "python").iterdir()
     )
+
+
+@pytest.mark.slow
+def test_packaged_handler_code_deploys_from_the_installed_wheel(
+    consumer: tuple[Path, str],
+) -> None:
+    """The probe's handler ships in the wheel and is staged as that function's only code."""
+    outdir, _ = consumer
+    template = json.loads((outdir / "ConsumerStack.template.json").read_text())
+    probes = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and "PROBE_TARGETS" in r["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    assert len(probes) == 1, probes
+    code_dir = outdir / _asset_path(outdir, "ConsumerStack", probes[0])
+    assert sorted(p.name for p in code_dir.iterdir()) == ["app.py"]
