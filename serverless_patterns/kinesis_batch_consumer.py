@@ -28,6 +28,7 @@ from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, notify
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.queues import dead_letter_queue
+from serverless_patterns.rest_api import acknowledge_rest_api_findings, secure_rest_api
 
 StreamMode = Literal["on_demand", "provisioned"]
 INFINITE: Literal[-1] = -1
@@ -357,33 +358,13 @@ class KinesisBatchConsumer(Construct):
         )
         if self.stream.encryption_key is not None:
             self.stream.encryption_key.grant_encrypt(role)
-        access_logs = logs.LogGroup(scope, "AccessLogs", retention=access_log_retention)
-        api = apigateway.RestApi(
+        api = secure_rest_api(
             scope,
-            "Api",
             description=f"Ingest API of {self.node.path}: records go straight to Kinesis",
-            endpoint_types=[apigateway.EndpointType.REGIONAL],
-            cloud_watch_role=False,
-            deploy_options=apigateway.StageOptions(
-                stage_name="v1",
-                tracing_enabled=True,
-                metrics_enabled=True,
-                throttling_rate_limit=throttle_rate,
-                throttling_burst_limit=throttle_burst,
-                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
-            ),
-            default_method_options=apigateway.MethodOptions(authorization_type=authorization_type),
+            throttle_rate=throttle_rate,
+            throttle_burst=throttle_burst,
+            method_options=apigateway.MethodOptions(authorization_type=authorization_type),
+            access_log_retention=access_log_retention,
         )
         validator = api.add_request_validator(
             "BodyValidator", validate_request_body=True, validate_request_parameters=True
@@ -451,26 +432,7 @@ class KinesisBatchConsumer(Construct):
             request_models={"application/json": batch_model},
             method_responses=_METHOD_RESPONSES,
         )
-        stage = api.deployment_stage
-        acknowledge(
-            stage,
-            "AwsSolutions-APIG6",
-            "Access logs are on; execution logging needs the account-wide API Gateway "
-            "CloudWatch role, which a library construct must not create or replace.",
-        )
-        acknowledge(
-            stage,
-            "AwsSolutions-APIG3",
-            "IAM-authorized, throttled ingest API; associate a WAF web ACL where the API is "
-            "exposed to untrusted networks (an account-level decision).",
-        )
-        if authorization_type == apigateway.AuthorizationType.IAM:
-            for method in (records.node.find_child("POST"), records.node.find_child("batch")):
-                acknowledge(
-                    method,
-                    "AwsSolutions-COG4",
-                    "Callers are authorized with IAM (SigV4), not a Cognito user pool.",
-                )
+        acknowledge_rest_api_findings(api)
         self.ingest_api = api
         self.ingest_role = role
         """The role API Gateway assumes to put records (PutRecord/PutRecords on the stream)."""
