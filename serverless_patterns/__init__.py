@@ -1,5 +1,6 @@
 """AWS CDK v2 L3 constructs for the classic serverless patterns, with safe defaults."""
 
+from serverless_patterns.command_router import CommandRouter, CommandVersion
 from serverless_patterns.fan_out_topic import FanOutTopic
 from serverless_patterns.functions import (
     ASSET_EXCLUDES,
@@ -18,6 +19,8 @@ from serverless_patterns.scheduled_probe import ProbeTarget, ScheduledProbe
 __all__ = [
     "ASSET_EXCLUDES",
     "INFINITE",
+    "CommandRouter",
+    "CommandVersion",
     "FanOutTopic",
     "KinesisBatchConsumer",
     "ProbeTarget",

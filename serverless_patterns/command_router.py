@@ -1,0 +1,396 @@
+"""CommandRouter: the command pattern.
+
+One entry point (a REST API, or direct invocation) receives named, versioned commands; a router
+function looks the command up in its routing table and invokes the single-purpose function that
+handles that command and version. Clients are decoupled from receivers, the API needs no route
+per request type, and old clients keep working while new versions roll out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import jsii
+from aws_cdk import Duration, IStableStringProducer, Lazy, Stack
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct, IValidation
+
+from serverless_patterns._assets import packaged_handler_code
+from serverless_patterns._validation import Problems, number
+from serverless_patterns.alarms import dead_letter_alarm, notify
+from serverless_patterns.functions import ServerlessFunction
+from serverless_patterns.nag import acknowledge
+from serverless_patterns.queues import dead_letter_queue
+from serverless_patterns.rest_api import acknowledge_rest_api_findings, secure_rest_api
+
+Authorization = Literal["IAM", "COGNITO", "JWT", "NONE"]
+COMMAND_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+VERSION = re.compile(r"^v[1-9][0-9]{0,3}$")
+_MAX_NAME = 64
+_ROUTER_TIMEOUT = Duration.seconds(29)  # API Gateway's integration timeout
+
+
+@dataclass(frozen=True)
+class CommandVersion:
+    """One registered receiver."""
+
+    name: str
+    version: str
+    function: lambda_.IFunction
+    asynchronous: bool
+    failure_queue: sqs.Queue | None
+
+
+class CommandRouter(Construct):
+    """A router function (behind a REST API) that dispatches named, versioned commands.
+
+    Args:
+        scope: parent construct.
+        id: construct id (part of every logical id below it: choose it once).
+        api: put a REST API in front of the router (``POST /commands/{name}``,
+            ``GET /commands``). Default True; without it, use :meth:`grant_invoke`.
+        authorization: ``"IAM"`` (SigV4), ``"COGNITO"`` (needs ``user_pool``) or ``"NONE"``
+            (needs ``allow_unauthenticated=True``). ``"JWT"`` (any issuer) needs an HTTP API
+            and is rejected for this REST API. Default ``"IAM"``.
+        allow_unauthenticated: the explicit opt-in for ``authorization="NONE"``. Default False.
+        user_pool: the Cognito user pool for ``"COGNITO"``. Default none.
+        jwt_issuer / jwt_audience: reserved for ``"JWT"``. Default none.
+        throttle_rate: steady requests per second of the stage. Default 50.
+        throttle_burst: burst of the stage. Default 100.
+        router_timeout: the router's timeout; synchronous receivers must finish sooner.
+            Default 29 seconds (API Gateway's integration timeout).
+        alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        api: bool = True,
+        authorization: Authorization = "IAM",
+        allow_unauthenticated: bool = False,
+        user_pool: cognito.IUserPool | None = None,
+        jwt_issuer: str | None = None,
+        jwt_audience: list[str] | None = None,
+        throttle_rate: float = 50,
+        throttle_burst: int = 100,
+        router_timeout: Duration = _ROUTER_TIMEOUT,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None:
+        problems = Problems("CommandRouter", scope, id)
+        if authorization not in ("IAM", "COGNITO", "JWT", "NONE"):
+            problems.add(
+                "authorization", authorization, "is not a mode", "'IAM', 'COGNITO', 'NONE'"
+            )
+        if authorization == "JWT" or jwt_issuer or jwt_audience:
+            problems.add(
+                "authorization",
+                authorization,
+                "JWT authorizers of any issuer need an HTTP API; this construct builds a REST API",
+                "'COGNITO' for Cognito-issued JWTs, or 'IAM'",
+            )
+        if authorization == "COGNITO" and user_pool is None:
+            problems.add("user_pool", None, "is required with authorization='COGNITO'", "a pool")
+        if user_pool is not None and authorization != "COGNITO":
+            problems.add(
+                "user_pool", user_pool, "only applies to authorization='COGNITO'", "leave it out"
+            )
+        if authorization == "NONE" and not allow_unauthenticated:
+            problems.add(
+                "authorization",
+                "NONE",
+                "makes every command callable by anyone: opt in explicitly",
+                "allow_unauthenticated=True with 'NONE', or 'IAM'/'COGNITO'",
+            )
+        if not api and (authorization != "IAM" or user_pool is not None):
+            problems.add("api", False, "leaves nothing to authorize", "api=True, or drop auth")
+        problems.check_range("throttle_rate", throttle_rate, 1, 10000)
+        problems.check_range("throttle_burst", throttle_burst, 1, 5000)
+        problems.check_duration("router_timeout", router_timeout, 1, 900)
+        problems.raise_if_any()
+
+        super().__init__(scope, id)
+        self.alarm_topic = alarm_topic
+        """The topic the alarms notify, if any."""
+        self._versions: list[CommandVersion] = []
+        self._defaults: dict[str, str] = {}
+        self._explicit_defaults: set[str] = set()
+        self.router_function = ServerlessFunction(
+            self,
+            "RouterFunction",
+            code=packaged_handler_code("router"),
+            service_name=f"{self.node.path}".replace("/", "-"),
+            timeout=router_timeout,
+            # Commands are added after construction: the table is rendered at synth time.
+            environment={"COMMAND_ROUTES": Lazy.string(_RoutingTable(self))},
+            description=f"Dispatches the commands of {self.node.path}",
+        )
+        """The router (its code ships inside this package)."""
+        acknowledge(
+            self.router_function,
+            "Serverless-LambdaDLQ",
+            "Invoked synchronously (API Gateway, or direct RequestResponse calls): every error "
+            "is answered to the caller; nothing is queued.",
+        )
+        self.node.add_validation(_NoCommands(self))
+
+        self.alarms: list[cloudwatch.Alarm] = []
+        """Every alarm: router errors and throttles, API 5xx, async receivers' failure queues."""
+        self._add_alarm(
+            cloudwatch.Alarm(
+                self,
+                "RouterErrorsAlarm",
+                alarm_description=f"{self.node.path}: the router itself failed",
+                metric=self.router_function.metric_errors(
+                    period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+
+        self.api: apigateway.RestApi | None = None
+        """The REST API (None with ``api=False``)."""
+        if api:
+            self.api = self._build_api(authorization, user_pool, throttle_rate, throttle_burst)
+
+    # --- commands --------------------------------------------------------------------------
+
+    def add_command(
+        self,
+        name: str,
+        handler: lambda_.IFunction,
+        *,
+        version: str = "v1",
+        asynchronous: bool = False,
+        default: bool = False,
+    ) -> CommandVersion:
+        """Register ``handler`` as the receiver of command ``name`` at ``version``.
+
+        Args:
+            name: lowercase words joined by hyphens, 1..64 characters (``get-user``).
+            handler: the receiver; the router may invoke exactly this function.
+            version: ``v1``..``v9999``. Default ``"v1"``.
+            asynchronous: invoke with ``Event`` and answer 202; the receiver gets an
+                on-failure queue (alarmed) so failures are kept. Default False.
+            default: the version used when the caller names none. Default: the first version
+                registered for the command.
+        """
+        problems = Problems.of("CommandRouter", self)
+        if not COMMAND_NAME.match(name) or len(name) > _MAX_NAME:
+            problems.add(
+                "name", name, "is not a command name", "lowercase words joined by '-', 1..64"
+            )
+        if not VERSION.match(version):
+            problems.add("version", version, "is not a version", "v1..v9999")
+        if any(v.name == name and v.version == version for v in self._versions):
+            problems.add("version", version, f"of {name} is already registered", "a new version")
+        if default and name in self._explicit_defaults:
+            problems.add(
+                "default",
+                True,
+                f"but {name} already has the default version {self._defaults[name]}",
+                "one default per command",
+            )
+        timeout = handler.timeout if isinstance(handler, lambda_.Function) else None
+        router_timeout = self.router_function.timeout
+        if (
+            not asynchronous
+            and timeout is not None
+            and router_timeout is not None
+            and timeout.to_seconds(integral=False) >= router_timeout.to_seconds(integral=False)
+        ):
+            problems.add(
+                "handler",
+                handler,
+                f"has a timeout of {number(timeout.to_seconds(integral=False))} s, not shorter "
+                f"than the router's ({number(router_timeout.to_seconds(integral=False))} s)",
+                "a synchronous receiver that finishes before the router gives up",
+            )
+        problems.raise_if_any()
+
+        key = f"{_pascal(name)}{version.upper()}"
+        self.router_function.add_to_role_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[handler.function_arn])
+        )
+        failure_queue = None
+        if asynchronous:
+            failure_queue = dead_letter_queue(self, f"{key}FailureQueue")
+            lambda_.EventInvokeConfig(
+                self,
+                f"{key}InvokeConfig",
+                function=handler,
+                on_failure=destinations.SqsDestination(failure_queue),
+                retry_attempts=2,
+            )
+            self._add_alarm(dead_letter_alarm(self, f"{key}FailureAlarm", failure_queue))
+        if isinstance(handler, lambda_.Function):
+            acknowledge(
+                handler,
+                "Serverless-LambdaDLQ",
+                (
+                    f"Invoked asynchronously by {self.node.path}: failures go to the "
+                    "EventInvokeConfig on-failure queue, which is alarmed on."
+                )
+                if asynchronous
+                else f"Invoked synchronously by {self.node.path}: errors go back to the caller.",
+            )
+        registered = CommandVersion(name, version, handler, asynchronous, failure_queue)
+        self._versions.append(registered)
+        if default or name not in self._defaults:
+            self._defaults[name] = version
+            if default:
+                self._explicit_defaults.add(name)
+        return registered
+
+    @property
+    def commands(self) -> dict[str, dict[str, lambda_.IFunction]]:
+        """Command name -> version -> receiver."""
+        table: dict[str, dict[str, lambda_.IFunction]] = {}
+        for registered in self._versions:
+            table.setdefault(registered.name, {})[registered.version] = registered.function
+        return table
+
+    @property
+    def url(self) -> str | None:
+        """The API's base URL (None with ``api=False``)."""
+        return self.api.url if self.api else None
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to invoke the router directly (``{"command", "version", ...}``)."""
+        return self.router_function.grant_invoke(grantee)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _routes_json(self) -> str:
+        commands: dict[str, object] = {}
+        for name, versions in self.commands.items():
+            commands[name] = {
+                "default": self._defaults[name],
+                "versions": {
+                    version: {
+                        "function": function.function_arn,
+                        "async": next(
+                            v.asynchronous
+                            for v in self._versions
+                            if v.name == name and v.version == version
+                        ),
+                    }
+                    for version, function in versions.items()
+                },
+            }
+        return Stack.of(self).to_json_string({"commands": commands})
+
+    def _add_alarm(self, alarm: cloudwatch.Alarm) -> None:
+        self.alarms.append(alarm)
+        notify([alarm], self.alarm_topic)
+
+    def _build_api(
+        self,
+        authorization: Authorization,
+        user_pool: cognito.IUserPool | None,
+        throttle_rate: float,
+        throttle_burst: int,
+    ) -> apigateway.RestApi:
+        if authorization == "COGNITO":
+            assert user_pool is not None
+            method_options = apigateway.MethodOptions(
+                authorization_type=apigateway.AuthorizationType.COGNITO,
+                authorizer=apigateway.CognitoUserPoolsAuthorizer(
+                    self, "Authorizer", cognito_user_pools=[user_pool]
+                ),
+            )
+        elif authorization == "NONE":
+            method_options = apigateway.MethodOptions(
+                authorization_type=apigateway.AuthorizationType.NONE
+            )
+        else:
+            method_options = apigateway.MethodOptions(
+                authorization_type=apigateway.AuthorizationType.IAM
+            )
+        api = secure_rest_api(
+            self,
+            description=f"Command API of {self.node.path}",
+            throttle_rate=throttle_rate,
+            throttle_burst=throttle_burst,
+            method_options=method_options,
+        )
+        validator = api.add_request_validator(
+            "RequestValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        integration = apigateway.LambdaIntegration(self.router_function)
+        commands = api.root.add_resource("commands")
+        commands.add_method("GET", integration, request_validator=validator)
+        commands.add_resource("{name}").add_method(
+            "POST",
+            integration,
+            request_validator=validator,
+            request_parameters={"method.request.path.name": True},
+        )
+        acknowledge_rest_api_findings(api)
+        if authorization == "NONE":
+            for method in api.methods:
+                for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                    acknowledge(
+                        method,
+                        rule,
+                        "Unauthenticated by the explicit choice allow_unauthenticated=True.",
+                    )
+        self._add_alarm(
+            cloudwatch.Alarm(
+                self,
+                "Api5xxAlarm",
+                alarm_description=f"{self.node.path}: the API answered with server errors",
+                metric=api.metric_server_error(
+                    period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        return api
+
+
+@jsii.implements(IStableStringProducer)
+class _RoutingTable:
+    """Renders the routing table (``COMMAND_ROUTES``) at synth time."""
+
+    def __init__(self, router: CommandRouter) -> None:
+        self._router = router
+
+    def produce(self) -> str:
+        return self._router._routes_json()
+
+
+@jsii.implements(IValidation)
+class _NoCommands:
+    """Synth-time check: a router with no command registered routes nothing."""
+
+    def __init__(self, router: CommandRouter) -> None:
+        self._router = router
+
+    def validate(self) -> list[str]:
+        if self._router.commands:
+            return []
+        return [
+            f"CommandRouter at '{self._router.node.path}': no command is registered "
+            "(allowed: call add_command(name, handler) at least once)"
+        ]
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
