@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import App, Stack
 
+from examples.command_router_stack import CommandRouterExampleStack
 from examples.fan_out_stack import FanOutExampleStack
 from examples.kinesis_stack import KinesisExampleStack
 from examples.probe_stack import ProbeExampleStack
@@ -15,6 +16,7 @@ EXAMPLE_STACKS: dict[str, type[Stack]] = {
     "FanOutExample": FanOutExampleStack,
     "KinesisExample": KinesisExampleStack,
     "ProbeExample": ProbeExampleStack,
+    "CommandRouterExample": CommandRouterExampleStack,
 }
 
 

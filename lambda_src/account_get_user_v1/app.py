@@ -1,0 +1,58 @@
+"""CommandRouter example receiver: ``getUser`` version 1, invoked synchronously by the router.
+
+The router invokes this function with ``{"command", "version", "payload", "correlationId"}``;
+the payload is ``{"id": <user id>}``. The result is the v1 shape ``{"id", "name"}``, read from the
+users table (``TABLE_NAME``, key ``id``). An unknown user raises ``UserNotFoundError``, which the
+router answers with 502 ``ReceiverFailed`` naming that error type.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+
+# Created once per container, reused by every invocation.
+table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+
+MAX_ID_LENGTH = 128
+
+
+class InvalidUserError(ValueError):
+    """The payload does not name a user."""
+
+
+class UserNotFoundError(LookupError):
+    """No user has the requested id."""
+
+
+def user_id_of(payload: Any) -> str:
+    """The payload's user id: 1-128 characters without '#' (ids with '#' are not users)."""
+    user_id = payload.get("id") if isinstance(payload, dict) else None
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_ID_LENGTH or "#" in user_id:
+        raise InvalidUserError(f"payload.id must be 1-{MAX_ID_LENGTH} characters without '#'")
+    return user_id
+
+
+@tracer.capture_method
+def get_user(user_id: str) -> dict[str, Any]:
+    response = table.get_item(Key={"id": user_id}, ConsistentRead=True)
+    item: dict[str, Any] | None = response.get("Item")
+    if item is None:
+        raise UserNotFoundError(f"no user with id {user_id!r}")
+    return item
+
+
+@logger.inject_lambda_context(correlation_id_path="correlationId")
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    user_id = user_id_of(event.get("payload"))
+    item = get_user(user_id)
+    logger.info("user read", user_id=user_id, version="v1")
+    return {"id": user_id, "name": item["name"]}
