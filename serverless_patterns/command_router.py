@@ -30,7 +30,11 @@ from serverless_patterns.alarms import dead_letter_alarm, notify
 from serverless_patterns.functions import ServerlessFunction
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.queues import dead_letter_queue
-from serverless_patterns.rest_api import acknowledge_rest_api_findings, secure_rest_api
+from serverless_patterns.rest_api import (
+    acknowledge_method_findings,
+    acknowledge_stage_findings,
+    secure_rest_api,
+)
 
 Authorization = Literal["IAM", "COGNITO", "JWT", "NONE"]
 COMMAND_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -339,15 +343,14 @@ class CommandRouter(Construct):
             request_validator=validator,
             request_parameters={"method.request.path.name": True},
         )
-        acknowledge_rest_api_findings(api)
-        if authorization == "NONE":
-            for method in api.methods:
-                for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-                    acknowledge(
-                        method,
-                        rule,
-                        "Unauthenticated by the explicit choice allow_unauthenticated=True.",
-                    )
+        acknowledge_stage_findings(api)
+        unauthenticated = (
+            "Unauthenticated by the explicit choice allow_unauthenticated=True."
+            if authorization == "NONE"
+            else ""
+        )
+        for method in api.methods:
+            acknowledge_method_findings(method, unauthenticated=unauthenticated)
         self._add_alarm(
             cloudwatch.Alarm(
                 self,

@@ -59,6 +59,13 @@ def acknowledge_rest_api_findings(api: apigateway.RestApi) -> None:
 
     Call after all methods are added (IAM-authorized methods are acknowledged one by one).
     """
+    acknowledge_stage_findings(api)
+    for method in api.methods:
+        acknowledge_method_findings(method)
+
+
+def acknowledge_stage_findings(api: apigateway.RestApi) -> None:
+    """Stage-level acknowledgements (execution logging, WAF)."""
     stage = api.deployment_stage
     acknowledge(
         stage,
@@ -72,14 +79,22 @@ def acknowledge_rest_api_findings(api: apigateway.RestApi) -> None:
         "Authorized, throttled API; associate a WAF web ACL where the API is exposed to "
         "untrusted networks (an account-level decision).",
     )
-    for method in api.methods:
-        cfn_method = method.node.default_child
-        if isinstance(cfn_method, apigateway.CfnMethod) and (
-            cfn_method.authorization_type == apigateway.AuthorizationType.IAM.value
-            or api.stack.resolve(cfn_method.authorization_type) == "AWS_IAM"
-        ):
-            acknowledge(
-                method,
-                "AwsSolutions-COG4",
-                "Callers are authorized with IAM (SigV4), not a Cognito user pool.",
-            )
+
+
+def acknowledge_method_findings(method: apigateway.Method, *, unauthenticated: str = "") -> None:
+    """Per-method acknowledgements: COG4 for IAM methods; APIG4 and COG4 with a reason when
+    the method is deliberately without IAM/Cognito authorization (``unauthenticated``)."""
+    if unauthenticated:
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            acknowledge(method, rule, unauthenticated)
+        return
+    cfn_method = method.node.default_child
+    if (
+        isinstance(cfn_method, apigateway.CfnMethod)
+        and method.stack.resolve(cfn_method.authorization_type) == "AWS_IAM"
+    ):
+        acknowledge(
+            method,
+            "AwsSolutions-COG4",
+            "Callers are authorized with IAM (SigV4), not a Cognito user pool.",
+        )
