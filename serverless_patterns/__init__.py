@@ -13,6 +13,7 @@ from serverless_patterns.kinesis_batch_consumer import (
     KinesisBatchConsumer,
     StreamConsumerResources,
 )
+from serverless_patterns.legacy_api_proxy import LegacyApiProxy, Route
 from serverless_patterns.queue_worker import QueueWorker
 from serverless_patterns.scheduled_probe import ProbeTarget, ScheduledProbe
 
@@ -23,8 +24,10 @@ __all__ = [
     "CommandVersion",
     "FanOutTopic",
     "KinesisBatchConsumer",
+    "LegacyApiProxy",
     "ProbeTarget",
     "QueueWorker",
+    "Route",
     "ScheduledProbe",
     "ServerlessFunction",
     "StreamConsumerResources",

@@ -1,0 +1,507 @@
+"""LegacyApiProxy: a modern, secured API in front of a legacy HTTP/XML service.
+
+API Gateway gives an old service a new API without touching it: routes that need no change go
+straight through (HTTP proxy integration, no Lambda), and routes that need translation are
+served by a translator function that calls the legacy service and turns its XML (or form)
+answers into JSON by a declarative mapping.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jsii
+from aws_cdk import Duration, IStableStringProducer, Lazy, Stack
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct, IValidation
+
+from serverless_patterns._assets import packaged_handler_code
+from serverless_patterns._validation import Problems, number
+from serverless_patterns.alarms import notify
+from serverless_patterns.functions import ServerlessFunction
+from serverless_patterns.nag import acknowledge
+from serverless_patterns.rest_api import (
+    acknowledge_method_findings,
+    acknowledge_stage_findings,
+    secure_rest_api,
+)
+
+Authorization = Literal["IAM", "COGNITO", "API_KEY", "NONE"]
+ResponseFormat = Literal["xml", "json", "form"]
+_SEGMENT = r"(?:[A-Za-z0-9._~-]+|\{[A-Za-z_][A-Za-z0-9_]*\})"
+_PATH = re.compile(rf"^/(?:{_SEGMENT}(?:/{_SEGMENT})*(?:/\{{proxy\+\}})?|\{{proxy\+\}})?$")
+_PARAMETER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
+_INTEGRATION_TIMEOUT = Duration.seconds(29)
+#: The translator gives up on the legacy service this long before API Gateway gives up on it.
+_TRANSLATOR_MARGIN_SECONDS = 2.0
+_LEGACY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: Lambda allows 4 KB for all environment variables together; leave room for the others.
+_MAX_TRANSLATION_TABLE = 3000
+_UNAUTHENTICATED = {
+    "API_KEY": "Callers are identified by an API key with a usage plan (throttle, quota); no "
+    "IAM or Cognito identity exists for them.",
+    "NONE": "Unauthenticated by the explicit choice allow_unauthenticated=True.",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of the proxy."""
+
+    method: str
+    path: str
+    kind: Literal["passthrough", "translated"]
+    legacy_path: str
+
+
+class LegacyApiProxy(Construct):
+    """A REST API over a legacy service: passthrough routes and translated routes.
+
+    Args:
+        scope: parent construct.
+        id: construct id (part of every logical id below it: choose it once).
+        legacy_base_url: ``http(s)://host[:port][/base]`` of the legacy service, no query.
+        authorization: ``"IAM"`` (SigV4), ``"COGNITO"`` (needs ``user_pool``), ``"API_KEY"``
+            (needs ``usage_plan``) or ``"NONE"`` (needs ``allow_unauthenticated=True``).
+            Default ``"IAM"``.
+        allow_unauthenticated: the explicit opt-in for ``"NONE"``. Default False.
+        user_pool: the Cognito user pool for ``"COGNITO"``. Default none.
+        usage_plan: throttle/quota of the usage plan that ``"API_KEY"`` needs. Default none.
+        throttle_rate / throttle_burst: stage throttling. Default 50 / 100.
+        cache_ttl: stage cache (encrypted) time to live, 0..3600 s. Default: no cache.
+        integration_timeout: 50 ms..29 s for every integration. Default 29 seconds.
+        alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        legacy_base_url: str,
+        authorization: Authorization = "IAM",
+        allow_unauthenticated: bool = False,
+        user_pool: cognito.IUserPool | None = None,
+        usage_plan: apigateway.UsagePlanProps | None = None,
+        throttle_rate: float = 50,
+        throttle_burst: int = 100,
+        cache_ttl: Duration | None = None,
+        integration_timeout: Duration = _INTEGRATION_TIMEOUT,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None:
+        problems = Problems("LegacyApiProxy", scope, id)
+        parsed = urllib.parse.urlsplit(legacy_base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            problems.add(
+                "legacy_base_url", legacy_base_url, "is not an http(s) URL", "http(s)://host/..."
+            )
+        if parsed.username or parsed.password:
+            problems.add(
+                "legacy_base_url",
+                legacy_base_url,
+                "carries credentials (they would sit in plain text in the configuration)",
+                "a URL without user:password@",
+            )
+        if parsed.query or parsed.fragment:
+            problems.add(
+                "legacy_base_url",
+                legacy_base_url,
+                "has a query string or fragment",
+                "a base URL; routes add paths and pass queries through",
+            )
+        if authorization not in ("IAM", "COGNITO", "API_KEY", "NONE"):
+            problems.add(
+                "authorization", authorization, "is not a mode", "'IAM', 'COGNITO', 'API_KEY'"
+            )
+        if authorization == "COGNITO" and user_pool is None:
+            problems.add("user_pool", None, "is required with authorization='COGNITO'", "a pool")
+        if authorization == "API_KEY" and usage_plan is None:
+            problems.add(
+                "usage_plan",
+                None,
+                "is required with authorization='API_KEY' (a key without a plan has no limits)",
+                "apigateway.UsagePlanProps(throttle=..., quota=...)",
+            )
+        if authorization == "NONE" and not allow_unauthenticated:
+            problems.add(
+                "authorization",
+                "NONE",
+                "exposes the legacy service to anyone: opt in explicitly",
+                "allow_unauthenticated=True with 'NONE', or 'IAM'/'COGNITO'/'API_KEY'",
+            )
+        problems.check_range("throttle_rate", throttle_rate, 1, 10000)
+        problems.check_range("throttle_burst", throttle_burst, 1, 5000)
+        problems.check_duration("cache_ttl", cache_ttl, 0, 3600)
+        timeout_ms = integration_timeout.to_milliseconds(integral=False)
+        if not 50 <= timeout_ms <= 29000:
+            problems.add(
+                "integration_timeout",
+                integration_timeout,
+                "is not allowed",
+                "50 ms..29 seconds (API Gateway's limits)",
+            )
+        problems.raise_if_any()
+
+        super().__init__(scope, id)
+        self.legacy_base_url = legacy_base_url.rstrip("/")
+        """The legacy service's base URL."""
+        self.integration_timeout = integration_timeout
+        """Timeout of every integration."""
+        self.alarm_topic = alarm_topic
+        """The topic the alarms notify, if any."""
+        self.routes: list[Route] = []
+        """Every route, in the order added."""
+        self._translations: dict[str, dict[str, Any]] = {}
+        self._authorization = authorization
+        self.alarms: list[cloudwatch.Alarm] = []
+        """API 5XX rate and latency, and the translator's errors once it exists."""
+        self.translator_function: ServerlessFunction | None = None
+        """The generic translator (created with the first translated route without handler)."""
+
+        method_options = self._method_options(authorization, user_pool)
+        self.api = secure_rest_api(
+            self,
+            description=f"Modern API of {self.node.path} over {self.legacy_base_url}",
+            throttle_rate=throttle_rate,
+            throttle_burst=throttle_burst,
+            method_options=method_options,
+        )
+        """The REST API."""
+        stage = self.api.deployment_stage.node.default_child
+        assert isinstance(stage, apigateway.CfnStage)
+        if cache_ttl is not None:
+            stage.cache_cluster_enabled = True
+            stage.cache_cluster_size = "0.5"
+            stage.method_settings = [
+                apigateway.CfnStage.MethodSettingProperty(
+                    http_method="*",
+                    resource_path="/*",
+                    caching_enabled=True,
+                    cache_ttl_in_seconds=int(cache_ttl.to_seconds()),
+                    cache_data_encrypted=True,
+                    metrics_enabled=True,
+                    data_trace_enabled=False,
+                    throttling_rate_limit=throttle_rate,
+                    throttling_burst_limit=throttle_burst,
+                )
+            ]
+        self.validator = self.api.add_request_validator(
+            "RequestValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        """Validates parameters (and bodies, where a model is set) of translated routes."""
+        self.api_key: apigateway.IApiKey | None = None
+        """The API key (``API_KEY`` authorization only)."""
+        self.usage_plan: apigateway.UsagePlan | None = None
+        """The usage plan (``API_KEY`` authorization only)."""
+        if authorization == "API_KEY":
+            assert usage_plan is not None
+            self.usage_plan = self.api.add_usage_plan(
+                "UsagePlan",
+                name=usage_plan.name,
+                description=usage_plan.description,
+                throttle=usage_plan.throttle,
+                quota=usage_plan.quota,
+                api_stages=[apigateway.UsagePlanPerApiStage(stage=self.api.deployment_stage)],
+            )
+            self.api_key = self.api.add_api_key("ApiKey")
+            self.usage_plan.add_api_key(self.api_key)
+
+        self._add_alarm(
+            cloudwatch.Alarm(
+                self,
+                "Api5xxRateAlarm",
+                alarm_description=f"{self.node.path}: more than 5% of requests fail with 5XX",
+                metric=self.api.metric_server_error(
+                    period=Duration.minutes(5), statistic=cloudwatch.Stats.AVERAGE
+                ),
+                threshold=0.05,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        self._add_alarm(
+            cloudwatch.Alarm(
+                self,
+                "ApiLatencyAlarm",
+                alarm_description=(
+                    f"{self.node.path}: p99 latency is above 80% of the integration timeout"
+                ),
+                metric=self.api.metric_latency(
+                    period=Duration.minutes(5), statistic=cloudwatch.Stats.percentile(99)
+                ),
+                threshold=0.8 * timeout_ms,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        self.node.add_validation(_NoRoutes(self))
+        acknowledge_stage_findings(self.api)
+
+    @property
+    def url(self) -> str:
+        """The API's base URL."""
+        return self.api.url
+
+    # --- routes ----------------------------------------------------------------------------
+
+    def add_passthrough(
+        self, path: str, methods: Sequence[str] = ("GET",), legacy_path: str | None = None
+    ) -> None:
+        """Forward ``methods`` on ``path`` straight to the legacy service (no Lambda).
+
+        Path parameters (``{id}``) and a trailing ``{proxy+}`` are mapped to the same names in
+        ``legacy_path`` (default: the same path).
+        """
+        target = legacy_path if legacy_path is not None else path
+        problems = Problems.of("LegacyApiProxy", self)
+        self._check_route(problems, path, methods, target)
+        problems.raise_if_any()
+
+        parameters = _PARAMETER.findall(path)
+        resource = self.api.root.resource_for_path(path) if path != "/" else self.api.root
+        for method in methods:
+            integration = apigateway.HttpIntegration(
+                self.legacy_base_url + target.replace("{proxy+}", "{proxy}"),
+                http_method=method.upper(),
+                proxy=True,
+                options=apigateway.IntegrationOptions(
+                    timeout=self.integration_timeout,
+                    request_parameters={
+                        f"integration.request.path.{name}": f"method.request.path.{name}"
+                        for name in parameters
+                    },
+                ),
+            )
+            self._acknowledge_method(
+                resource.add_method(
+                    method.upper(),
+                    integration,
+                    request_validator=self.validator,
+                    request_parameters={f"method.request.path.{name}": True for name in parameters},
+                )
+            )
+            self.routes.append(Route(method.upper(), path, "passthrough", target))
+
+    def add_translated_route(
+        self,
+        path: str,
+        method: str,
+        *,
+        legacy_path: str,
+        legacy_method: str = "GET",
+        request_mapping: Mapping[str, str] | None = None,
+        response_mapping: Mapping[str, Any] | None = None,
+        response_format: ResponseFormat = "xml",
+        handler: lambda_.IFunction | None = None,
+    ) -> None:
+        """Serve ``method`` on ``path`` by a function that calls the legacy service.
+
+        Args:
+            path: API path, e.g. ``/items/{id}``.
+            method: HTTP method of the API route.
+            legacy_path: legacy path; ``{name}`` placeholders are filled from path parameters.
+            legacy_method: HTTP method towards the legacy service. Default ``"GET"``.
+            request_mapping: legacy form field -> JSON body field (dotted path), to turn JSON
+                requests into the form the legacy side expects. Default: no body.
+            response_mapping: output field -> path into the converted response, or
+                ``{"from": path, "each": {...}}`` for lists. Default: the whole document.
+            response_format: ``"xml"``, ``"json"`` or ``"form"``. Default ``"xml"``.
+            handler: a custom function instead of the generic translator. Default: the
+                translator (``serverless_patterns/_lambda/translator``).
+        """
+        problems = Problems.of("LegacyApiProxy", self)
+        self._check_route(problems, path, [method], legacy_path)
+        if "{proxy+}" in path:
+            problems.add("path", path, "cannot be translated (a proxy route)", "add_passthrough")
+        if legacy_method.upper() not in _LEGACY_METHODS:
+            problems.add(
+                "legacy_method", legacy_method, "is not supported", ", ".join(_LEGACY_METHODS)
+            )
+        if request_mapping and legacy_method.upper() not in ("POST", "PUT", "PATCH"):
+            problems.add(
+                "request_mapping",
+                dict(request_mapping),
+                f"needs a body, but legacy_method={legacy_method.upper()!r} sends none",
+                "legacy_method='POST', 'PUT' or 'PATCH'",
+            )
+        if any(char in legacy_path for char in "?#") or "{proxy+}" in legacy_path:
+            problems.add(
+                "legacy_path",
+                legacy_path,
+                "has a query, a fragment or {proxy+} (queries are passed through)",
+                "a path with {name} placeholders",
+            )
+        if response_format not in ("xml", "json", "form"):
+            problems.add(
+                "response_format", response_format, "is not a format", "'xml', 'json', 'form'"
+            )
+        problems.raise_if_any()
+
+        function: lambda_.IFunction = handler or self._translator()
+        if handler is None:
+            translation: dict[str, Any] = {
+                "legacy_path": legacy_path,
+                "legacy_method": legacy_method.upper(),
+                "response_format": response_format,
+            }
+            if request_mapping:
+                translation["request_mapping"] = dict(request_mapping)
+            if response_mapping:
+                translation["response_mapping"] = dict(response_mapping)
+            self._translations[f"{method.upper()} {path}"] = translation
+        parameters = _PARAMETER.findall(path)
+        resource = self.api.root.resource_for_path(path) if path != "/" else self.api.root
+        self._acknowledge_method(
+            resource.add_method(
+                method.upper(),
+                apigateway.LambdaIntegration(function, timeout=self.integration_timeout),
+                request_validator=self.validator,
+                request_parameters={f"method.request.path.{name}": True for name in parameters},
+            )
+        )
+        self.routes.append(Route(method.upper(), path, "translated", legacy_path))
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _check_route(
+        self, problems: Problems, path: str, methods: Sequence[str], legacy_path: str
+    ) -> None:
+        if not _PATH.match(path):
+            problems.add(
+                "path",
+                path,
+                "is not a valid API Gateway path",
+                "/segment/{param}/..., a trailing {proxy+}",
+            )
+        if not legacy_path.startswith("/"):
+            problems.add("legacy_path", legacy_path, "does not start with '/'", "/path/...")
+        missing = set(_PARAMETER.findall(legacy_path)) - set(_PARAMETER.findall(path))
+        if missing:
+            problems.add(
+                "legacy_path",
+                legacy_path,
+                f"uses parameters the route does not have: {', '.join(sorted(missing))}",
+                "placeholders taken from the route path",
+            )
+        for method in methods:
+            if method.upper() not in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+                problems.add("method", method, "is not an HTTP method", "GET, POST, PUT, ...")
+            elif any(r.method == method.upper() and r.path == path for r in self.routes):
+                problems.add("path", path, f"already has a {method.upper()} route", "one route")
+
+    def _translator(self) -> ServerlessFunction:
+        if self.translator_function is None:
+            timeout_seconds = self.integration_timeout.to_seconds(integral=False)
+            legacy_timeout = max(0.05, timeout_seconds - _TRANSLATOR_MARGIN_SECONDS)
+            self.translator_function = ServerlessFunction(
+                self,
+                "TranslatorFunction",
+                code=packaged_handler_code("translator"),
+                service_name=f"{self.node.path}".replace("/", "-"),
+                timeout=Duration.seconds(int(timeout_seconds) + 1),
+                environment={
+                    "LEGACY_BASE_URL": self.legacy_base_url,
+                    "LEGACY_TIMEOUT": number(round(legacy_timeout, 3)),
+                    "TRANSLATOR_ROUTES": Lazy.string(_TranslationTable(self)),
+                },
+                description=f"Translates JSON <-> legacy responses for {self.node.path}",
+            )
+            acknowledge(
+                self.translator_function,
+                "Serverless-LambdaDLQ",
+                "Invoked synchronously by API Gateway: every error is answered to the caller.",
+            )
+            self._add_alarm(
+                cloudwatch.Alarm(
+                    self,
+                    "TranslatorErrorsAlarm",
+                    alarm_description=f"{self.node.path}: the translator itself failed",
+                    metric=self.translator_function.metric_errors(
+                        period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
+                    ),
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        return self.translator_function
+
+    def _translations_json(self) -> str:
+        return Stack.of(self).to_json_string(self._translations)
+
+    def _add_alarm(self, alarm: cloudwatch.Alarm) -> None:
+        self.alarms.append(alarm)
+        notify([alarm], self.alarm_topic)
+
+    def _method_options(
+        self, authorization: Authorization, user_pool: cognito.IUserPool | None
+    ) -> apigateway.MethodOptions:
+        if authorization == "COGNITO":
+            assert user_pool is not None
+            return apigateway.MethodOptions(
+                authorization_type=apigateway.AuthorizationType.COGNITO,
+                authorizer=apigateway.CognitoUserPoolsAuthorizer(
+                    self, "Authorizer", cognito_user_pools=[user_pool]
+                ),
+            )
+        if authorization == "API_KEY":
+            return apigateway.MethodOptions(
+                authorization_type=apigateway.AuthorizationType.NONE, api_key_required=True
+            )
+        if authorization == "NONE":
+            return apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.NONE)
+        return apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM)
+
+    def _acknowledge_method(self, method: apigateway.Method) -> None:
+        acknowledge_method_findings(
+            method, unauthenticated=_UNAUTHENTICATED.get(self._authorization, "")
+        )
+
+
+@jsii.implements(IStableStringProducer)
+class _TranslationTable:
+    """Renders the translator's route table (``TRANSLATOR_ROUTES``) at synth time."""
+
+    def __init__(self, proxy: LegacyApiProxy) -> None:
+        self._proxy = proxy
+
+    def produce(self) -> str:
+        return self._proxy._translations_json()
+
+
+@jsii.implements(IValidation)
+class _NoRoutes:
+    """Synth-time check: a proxy with no route forwards nothing."""
+
+    def __init__(self, proxy: LegacyApiProxy) -> None:
+        self._proxy = proxy
+
+    def validate(self) -> list[str]:
+        prefix = f"LegacyApiProxy at '{self._proxy.node.path}'"
+        if not self._proxy.routes:
+            return [
+                f"{prefix}: no route is added (allowed: add_passthrough(...) or "
+                "add_translated_route(...) at least once)"
+            ]
+        size = len(json.dumps(self._proxy._translations, separators=(",", ":")))
+        if size > _MAX_TRANSLATION_TABLE:
+            return [
+                f"{prefix}: translated routes={size} bytes of configuration do not fit the "
+                f"function's environment (allowed: at most {_MAX_TRANSLATION_TABLE} bytes; split "
+                "the routes over several proxies or use a custom handler)"
+            ]
+        return []

@@ -1,0 +1,340 @@
+"""LegacyApiProxy: every default, every option and every bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk.assertions import Match, Template
+
+from serverless_patterns import LegacyApiProxy, ServerlessFunction
+
+LEGACY = "https://legacy.example.com/api"
+PATH = "LegacyApiProxy at 'TestStack/Proxy'"
+
+
+def error(message: str) -> str:
+    return "^" + re.escape(f"{PATH}: {message}") + "$"
+
+
+def ref(stack: cdk.Stack, construct: Any) -> dict[str, str]:
+    return {"Ref": stack.get_logical_id(construct.node.default_child)}
+
+
+def methods(stack: cdk.Stack) -> dict[str, dict[str, Any]]:
+    return Template.from_stack(stack).find_resources("AWS::ApiGateway::Method")
+
+
+def proxy_with_routes(stack: cdk.Stack, **options: Any) -> LegacyApiProxy:
+    proxy = LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY, **options)
+    proxy.add_translated_route(
+        "/items/{id}",
+        "GET",
+        legacy_path="/inventory/item/{id}",
+        response_mapping={"sku": "item.sku"},
+    )
+    proxy.add_passthrough("/legacy/{proxy+}", legacy_path="/{proxy+}")
+    return proxy
+
+
+# --- defaults --------------------------------------------------------------------------------
+
+
+def test_passthrough_is_an_http_proxy_integration_with_mapped_path(stack: cdk.Stack) -> None:
+    proxy_with_routes(stack)
+    passthrough = [
+        m["Properties"]
+        for m in methods(stack).values()
+        if m["Properties"]["Integration"]["Type"] == "HTTP_PROXY"
+    ]
+    assert len(passthrough) == 1
+    integration = passthrough[0]["Integration"]
+    assert integration["Uri"] == "https://legacy.example.com/api/{proxy}"
+    assert integration["IntegrationHttpMethod"] == "GET"
+    assert integration["TimeoutInMillis"] == 29000
+    assert integration["RequestParameters"] == {
+        "integration.request.path.proxy": "method.request.path.proxy"
+    }
+    assert passthrough[0]["RequestParameters"] == {"method.request.path.proxy": True}
+    assert passthrough[0]["AuthorizationType"] == "AWS_IAM"
+
+
+def test_translated_route_goes_to_the_translator_with_its_table(stack: cdk.Stack) -> None:
+    proxy = proxy_with_routes(stack)
+    assert proxy.translator_function is not None
+    translated = [
+        m["Properties"]
+        for m in methods(stack).values()
+        if m["Properties"]["Integration"]["Type"] == "AWS_PROXY"
+    ]
+    assert len(translated) == 1
+    assert translated[0]["RequestParameters"] == {"method.request.path.id": True}
+    assert translated[0]["RequestValidatorId"]
+    function = Template.from_stack(stack).to_json()["Resources"][
+        stack.get_logical_id(proxy.translator_function.node.default_child)  # type: ignore[arg-type]
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["LEGACY_BASE_URL"] == LEGACY
+    assert variables["LEGACY_TIMEOUT"] == "27"
+    assert function["Properties"]["Timeout"] == 30
+    assert json.loads(variables["TRANSLATOR_ROUTES"]) == {
+        "GET /items/{id}": {
+            "legacy_path": "/inventory/item/{id}",
+            "legacy_method": "GET",
+            "response_format": "xml",
+            "response_mapping": {"sku": "item.sku"},
+        }
+    }
+
+
+def test_stage_has_tracing_throttling_access_logs_and_no_cache(stack: cdk.Stack) -> None:
+    proxy_with_routes(stack)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "TracingEnabled": True,
+            "AccessLogSetting": Match.object_like({"Format": Match.any_value()}),
+            "CacheClusterEnabled": Match.absent(),
+            "MethodSettings": [
+                Match.object_like({"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100})
+            ],
+        },
+    )
+
+
+def test_alarms_5xx_rate_latency_and_translator_errors(stack: cdk.Stack) -> None:
+    proxy = proxy_with_routes(stack)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "5XXError", "Statistic": "Average", "Threshold": 0.05},
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "Latency", "ExtendedStatistic": "p99", "Threshold": 23200},
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "Errors", "Namespace": "AWS/Lambda"}
+    )
+    assert len(proxy.alarms) == 3
+    assert [r.kind for r in proxy.routes] == ["translated", "passthrough"]
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+def test_cache_is_encrypted_when_enabled(stack: cdk.Stack) -> None:
+    proxy_with_routes(stack, cache_ttl=Duration.minutes(5))
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "CacheClusterEnabled": True,
+            "CacheClusterSize": "0.5",
+            "MethodSettings": [
+                Match.object_like(
+                    {
+                        "CachingEnabled": True,
+                        "CacheTtlInSeconds": 300,
+                        "CacheDataEncrypted": True,
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_api_key_authorization_with_usage_plan(stack: cdk.Stack) -> None:
+    proxy = proxy_with_routes(
+        stack,
+        authorization="API_KEY",
+        usage_plan=apigateway.UsagePlanProps(
+            throttle=apigateway.ThrottleSettings(rate_limit=5, burst_limit=10),
+            quota=apigateway.QuotaSettings(limit=1000, period=apigateway.Period.DAY),
+        ),
+    )
+    template = Template.from_stack(stack)
+    for method in methods(stack).values():
+        assert method["Properties"]["ApiKeyRequired"] is True
+    template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {
+            "Throttle": {"RateLimit": 5, "BurstLimit": 10},
+            "Quota": {"Limit": 1000, "Period": "DAY"},
+        },
+    )
+    template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    assert proxy.api_key is not None
+    assert proxy.usage_plan is not None
+
+
+def test_cognito_authorization(stack: cdk.Stack) -> None:
+    proxy_with_routes(stack, authorization="COGNITO", user_pool=cognito.UserPool(stack, "Pool"))
+    for method in methods(stack).values():
+        assert method["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS"
+
+
+def test_custom_handler_replaces_the_translator(stack: cdk.Stack) -> None:
+    proxy = LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY)
+    custom = ServerlessFunction(
+        stack, "Custom", code=lambda_.Code.from_inline("def handler(e, c):\n    return {}\n")
+    )
+    proxy.add_translated_route("/orders", "POST", legacy_path="/orders.cgi", handler=custom)
+    assert proxy.translator_function is None
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {"Integration": Match.object_like({"Type": "AWS_PROXY"})},
+    )
+
+
+def test_alarm_topic_is_notified(stack: cdk.Stack) -> None:
+    topic = sns.Topic(stack, "Alarms")
+    proxy = proxy_with_routes(stack, alarm_topic=topic)
+    for alarm in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [ref(stack, topic)]
+    assert len(proxy.alarms) == 3
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"legacy_base_url": "ftp://legacy.example.com"},
+            "legacy_base_url='ftp://legacy.example.com' is not an http(s) URL "
+            "(allowed: http(s)://host/...)",
+        ),
+        (
+            {"legacy_base_url": "https://legacy.example.com/api?key=1"},
+            "legacy_base_url='https://legacy.example.com/api?key=1' has a query string or "
+            "fragment (allowed: a base URL; routes add paths and pass queries through)",
+        ),
+        (
+            {"integration_timeout": Duration.seconds(30)},
+            "integration_timeout=Duration.seconds(30) is not allowed "
+            "(allowed: 50 ms..29 seconds (API Gateway's limits))",
+        ),
+        (
+            {"integration_timeout": Duration.millis(10)},
+            "integration_timeout=Duration.seconds(0.01) is not allowed "
+            "(allowed: 50 ms..29 seconds (API Gateway's limits))",
+        ),
+        (
+            {"cache_ttl": Duration.seconds(3601)},
+            "cache_ttl=Duration.seconds(3601) is not allowed (allowed: 0..3600 seconds)",
+        ),
+        (
+            {"authorization": "API_KEY"},
+            "usage_plan=None is required with authorization='API_KEY' (a key without a plan has "
+            "no limits) (allowed: apigateway.UsagePlanProps(throttle=..., quota=...))",
+        ),
+        (
+            {"authorization": "NONE"},
+            "authorization='NONE' exposes the legacy service to anyone: opt in explicitly "
+            "(allowed: allow_unauthenticated=True with 'NONE', or 'IAM'/'COGNITO'/'API_KEY')",
+        ),
+    ],
+)
+def test_bad_option_raises_value_error(
+    stack: cdk.Stack, options: dict[str, Any], message: str
+) -> None:
+    options.setdefault("legacy_base_url", LEGACY)
+    with pytest.raises(ValueError, match=error(message)):
+        LegacyApiProxy(stack, "Proxy", **options)
+
+
+@pytest.mark.parametrize(
+    "path", ["items", "/items/", "/items/{id", "/{proxy+}/more", "/it ems", "/items//x"]
+)
+def test_invalid_route_path_is_rejected(stack: cdk.Stack, path: str) -> None:
+    proxy = LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY)
+    with pytest.raises(
+        ValueError,
+        match=error(
+            f"path={path!r} is not a valid API Gateway path "
+            "(allowed: /segment/{param}/..., a trailing {proxy+})"
+        ),
+    ):
+        proxy.add_passthrough(path, legacy_path="/x")
+
+
+def test_duplicate_route_is_rejected(stack: cdk.Stack) -> None:
+    proxy = LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY)
+    proxy.add_passthrough("/items")
+    with pytest.raises(
+        ValueError, match=error("path='/items' already has a GET route (allowed: one route)")
+    ):
+        proxy.add_translated_route("/items", "GET", legacy_path="/inventory")
+
+
+def test_legacy_path_with_unknown_parameter_is_rejected(stack: cdk.Stack) -> None:
+    proxy = LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY)
+    with pytest.raises(
+        ValueError,
+        match=error(
+            "legacy_path='/item/{sku}' uses parameters the route does not have: sku "
+            "(allowed: placeholders taken from the route path)"
+        ),
+    ):
+        proxy.add_translated_route("/items/{id}", "GET", legacy_path="/item/{sku}")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"legacy_method": "HEAD"},
+            "legacy_method='HEAD' is not supported (allowed: GET, POST, PUT, PATCH, DELETE)",
+        ),
+        (
+            {"request_mapping": {"qty": "quantity"}},
+            "request_mapping={'qty': 'quantity'} needs a body, but legacy_method='GET' sends "
+            "none (allowed: legacy_method='POST', 'PUT' or 'PATCH')",
+        ),
+        (
+            {"legacy_path": "/inventory?all=1"},
+            "legacy_path='/inventory?all=1' has a query, a fragment or {proxy+} (queries are "
+            "passed through) (allowed: a path with {name} placeholders)",
+        ),
+    ],
+)
+def test_bad_translated_route_is_rejected(
+    stack: cdk.Stack, options: dict[str, Any], message: str
+) -> None:
+    proxy = LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY)
+    options.setdefault("legacy_path", "/inventory")
+    with pytest.raises(ValueError, match=error(message)):
+        proxy.add_translated_route("/items", "GET", **options)
+
+
+def test_credentials_in_the_legacy_url_are_rejected(stack: cdk.Stack) -> None:
+    with pytest.raises(ValueError, match=r"carries credentials"):
+        LegacyApiProxy(stack, "Proxy", legacy_base_url="https://user:pw@legacy.example.com")
+
+
+def test_too_many_translated_routes_fail_synthesis(stack: cdk.Stack) -> None:
+    proxy = LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY)
+    for index in range(40):
+        proxy.add_translated_route(
+            f"/items{index}",
+            "GET",
+            legacy_path=f"/inventory/very/long/legacy/path/number/{index}",
+            response_mapping={"name": "item.name", "sku": "item.sku"},
+        )
+    with pytest.raises(RuntimeError, match=r"bytes of configuration do not fit"):
+        Template.from_stack(stack)
+
+
+def test_proxy_without_routes_fails_synthesis(stack: cdk.Stack) -> None:
+    LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY)
+    with pytest.raises(RuntimeError, match=re.escape(f"{PATH}: no route is added")):
+        Template.from_stack(stack)
