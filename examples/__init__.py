@@ -7,6 +7,7 @@ from aws_cdk import App, Stack
 from examples.command_router_stack import CommandRouterExampleStack
 from examples.fan_out_stack import FanOutExampleStack
 from examples.kinesis_stack import KinesisExampleStack
+from examples.legacy_proxy_stack import LegacyProxyExampleStack
 from examples.probe_stack import ProbeExampleStack
 from examples.queue_worker_stack import QueueWorkerExampleStack
 
@@ -17,6 +18,7 @@ EXAMPLE_STACKS: dict[str, type[Stack]] = {
     "KinesisExample": KinesisExampleStack,
     "ProbeExample": ProbeExampleStack,
     "CommandRouterExample": CommandRouterExampleStack,
+    "LegacyProxyExample": LegacyProxyExampleStack,
 }
 
 

@@ -1,0 +1,52 @@
+"""LegacyApiProxy example: a JSON facade over a legacy XML inventory service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from constructs import Construct
+
+from serverless_patterns import LegacyApiProxy
+from serverless_patterns.alarms import encrypted_alarm_topic
+
+#: Placeholder; deploy with `-c legacy_inventory_url=https://inventory.internal.example`.
+DEFAULT_LEGACY_URL = "https://legacy-inventory.example.com"
+
+
+class LegacyProxyExampleStack(Stack):
+    def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
+        super().__init__(scope, id, **kwargs)
+        legacy_url = self.node.try_get_context("legacy_inventory_url") or DEFAULT_LEGACY_URL
+        inventory = LegacyApiProxy(
+            self,
+            "Inventory",
+            legacy_base_url=legacy_url,
+            cache_ttl=Duration.seconds(60),
+            integration_timeout=Duration.seconds(10),
+            alarm_topic=encrypted_alarm_topic(self, "AlarmTopic"),
+        )
+        inventory.add_translated_route(
+            "/items/{id}",
+            "GET",
+            legacy_path="/inventory/item/{id}",
+            response_mapping={
+                "id": "item.@id",
+                "sku": "item.sku",
+                "name": "item.name",
+                "stock": {"path": "item.stock", "type": "int"},
+            },
+        )
+        inventory.add_translated_route(
+            "/items",
+            "GET",
+            legacy_path="/inventory/items",
+            response_mapping={
+                "items": {
+                    "from": "items.item",
+                    "each": {"id": "@id", "sku": "sku", "name": "name"},
+                }
+            },
+        )
+        inventory.add_passthrough("/legacy/{proxy+}", methods=("GET",), legacy_path="/{proxy+}")
+        CfnOutput(self, "InventoryUrl", value=inventory.url)
