@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-import jsii
-from aws_cdk import Duration, IStableStringProducer, Lazy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
@@ -22,9 +21,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from serverless_patterns._assets import packaged_handler_code
+from serverless_patterns._synth import Validation, lazy_string
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, notify
 from serverless_patterns.functions import ServerlessFunction
@@ -136,7 +136,7 @@ class CommandRouter(Construct):
             service_name=f"{self.node.path}".replace("/", "-"),
             timeout=router_timeout,
             # Commands are added after construction: the table is rendered at synth time.
-            environment={"COMMAND_ROUTES": Lazy.string(_RoutingTable(self))},
+            environment={"COMMAND_ROUTES": lazy_string(self._routes_json)},
             description=f"Dispatches the commands of {self.node.path}",
         )
         """The router (its code ships inside this package)."""
@@ -146,7 +146,7 @@ class CommandRouter(Construct):
             "Invoked synchronously (API Gateway, or direct RequestResponse calls): every error "
             "is answered to the caller; nothing is queued.",
         )
-        self.node.add_validation(_NoCommands(self))
+        self.node.add_validation(Validation(self._validate_commands))
 
         self.alarms: list[cloudwatch.Alarm] = []
         """Every alarm: router errors and throttles, API 5xx, async receivers' failure queues."""
@@ -297,6 +297,15 @@ class CommandRouter(Construct):
             }
         return Stack.of(self).to_json_string({"commands": commands})
 
+    def _validate_commands(self) -> list[str]:
+        """Synth-time check: a router with no command registered routes nothing."""
+        if self.commands:
+            return []
+        return [
+            f"CommandRouter at '{self.node.path}': no command is registered "
+            "(allowed: call add_command(name, handler) at least once)"
+        ]
+
     def _add_alarm(self, alarm: cloudwatch.Alarm) -> None:
         self.alarms.append(alarm)
         notify([alarm], self.alarm_topic)
@@ -366,33 +375,6 @@ class CommandRouter(Construct):
             )
         )
         return api
-
-
-@jsii.implements(IStableStringProducer)
-class _RoutingTable:
-    """Renders the routing table (``COMMAND_ROUTES``) at synth time."""
-
-    def __init__(self, router: CommandRouter) -> None:
-        self._router = router
-
-    def produce(self) -> str:
-        return self._router._routes_json()
-
-
-@jsii.implements(IValidation)
-class _NoCommands:
-    """Synth-time check: a router with no command registered routes nothing."""
-
-    def __init__(self, router: CommandRouter) -> None:
-        self._router = router
-
-    def validate(self) -> list[str]:
-        if self._router.commands:
-            return []
-        return [
-            f"CommandRouter at '{self._router.node.path}': no command is registered "
-            "(allowed: call add_command(name, handler) at least once)"
-        ]
 
 
 def _pascal(name: str) -> str:

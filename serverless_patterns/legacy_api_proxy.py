@@ -15,16 +15,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import jsii
-from aws_cdk import Duration, IStableStringProducer, Lazy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
-from constructs import Construct, IValidation
+from constructs import Construct
 
 from serverless_patterns._assets import packaged_handler_code
+from serverless_patterns._synth import Validation, lazy_string
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import notify
 from serverless_patterns.functions import ServerlessFunction
@@ -247,7 +247,7 @@ class LegacyApiProxy(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
         )
-        self.node.add_validation(_NoRoutes(self))
+        self.node.add_validation(Validation(self._validate_routes))
         acknowledge_stage_findings(self.api)
 
     @property
@@ -415,7 +415,7 @@ class LegacyApiProxy(Construct):
                 environment={
                     "LEGACY_BASE_URL": self.legacy_base_url,
                     "LEGACY_TIMEOUT": number(round(legacy_timeout, 3)),
-                    "TRANSLATOR_ROUTES": Lazy.string(_TranslationTable(self)),
+                    "TRANSLATOR_ROUTES": lazy_string(self._translations_json),
                 },
                 description=f"Translates JSON <-> legacy responses for {self.node.path}",
             )
@@ -439,6 +439,23 @@ class LegacyApiProxy(Construct):
                 )
             )
         return self.translator_function
+
+    def _validate_routes(self) -> list[str]:
+        """Synth-time checks: at least one route; a route table that fits the environment."""
+        prefix = f"LegacyApiProxy at '{self.node.path}'"
+        if not self.routes:
+            return [
+                f"{prefix}: no route is added (allowed: add_passthrough(...) or "
+                "add_translated_route(...) at least once)"
+            ]
+        size = len(json.dumps(self._translations, separators=(",", ":")))
+        if size > _MAX_TRANSLATION_TABLE:
+            return [
+                f"{prefix}: translated routes={size} bytes of configuration do not fit the "
+                f"function's environment (allowed: at most {_MAX_TRANSLATION_TABLE} bytes; split "
+                "the routes over several proxies or use a custom handler)"
+            ]
+        return []
 
     def _translations_json(self) -> str:
         return Stack.of(self).to_json_string(self._translations)
@@ -470,38 +487,3 @@ class LegacyApiProxy(Construct):
         acknowledge_method_findings(
             method, unauthenticated=_UNAUTHENTICATED.get(self._authorization, "")
         )
-
-
-@jsii.implements(IStableStringProducer)
-class _TranslationTable:
-    """Renders the translator's route table (``TRANSLATOR_ROUTES``) at synth time."""
-
-    def __init__(self, proxy: LegacyApiProxy) -> None:
-        self._proxy = proxy
-
-    def produce(self) -> str:
-        return self._proxy._translations_json()
-
-
-@jsii.implements(IValidation)
-class _NoRoutes:
-    """Synth-time check: a proxy with no route forwards nothing."""
-
-    def __init__(self, proxy: LegacyApiProxy) -> None:
-        self._proxy = proxy
-
-    def validate(self) -> list[str]:
-        prefix = f"LegacyApiProxy at '{self._proxy.node.path}'"
-        if not self._proxy.routes:
-            return [
-                f"{prefix}: no route is added (allowed: add_passthrough(...) or "
-                "add_translated_route(...) at least once)"
-            ]
-        size = len(json.dumps(self._proxy._translations, separators=(",", ":")))
-        if size > _MAX_TRANSLATION_TABLE:
-            return [
-                f"{prefix}: translated routes={size} bytes of configuration do not fit the "
-                f"function's environment (allowed: at most {_MAX_TRANSLATION_TABLE} bytes; split "
-                "the routes over several proxies or use a custom handler)"
-            ]
-        return []
