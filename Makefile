@@ -23,6 +23,7 @@ help:
 	@echo "make deploy  - deploy the example stacks into a local AWS emulator (TARGET=aws: to AWS)"
 	@echo "make deploy-stop - stop the local AWS emulator that make deploy left running"
 	@echo "make synth   - synthesize the example stacks into cdk.out/"
+	@echo "make bench   - benchmarks: synth, handlers, imports, assets (writes benchmarks/results/)"
 	@echo "make clean   - remove generated output (cdk.out, caches)"
 
 $(BIN)/activate:
@@ -61,3 +62,24 @@ deploy-stop:
 
 clean:
 	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+
+# Benchmarks (README: Performance). AWS Solutions Constructs pin their own aws-cdk-lib,
+# so SqsToLambda gets a venv of its own, made only when missing; when it cannot be made (no
+# PyPI), the bench still runs and reports that comparison as null, saying why.
+.PHONY: bench
+bench: setup
+	@if [ ! -f benchmarks/.venv-solutions/.installed ]; then \
+		echo "Creating benchmarks/.venv-solutions (for the SqsToLambda comparison)"; \
+		rm -rf benchmarks/.venv-solutions && mkdir -p benchmarks/results; \
+		if ( $(PYTHON) -m venv benchmarks/.venv-solutions \
+			&& benchmarks/.venv-solutions/bin/pip install --quiet --retries 2 --timeout 30 \
+				-r benchmarks/requirements-solutions.txt ) \
+			> benchmarks/results/solutions-venv.log 2>&1; then \
+			touch benchmarks/.venv-solutions/.installed; \
+		else \
+			rm -rf benchmarks/.venv-solutions; \
+			echo "Could not create benchmarks/.venv-solutions (see" \
+				"benchmarks/results/solutions-venv.log): SqsToLambda will be null" >&2; \
+		fi; \
+	fi
+	$(PY) benchmarks/run.py

@@ -1,0 +1,105 @@
+"""Warm synthesis, measured the same way in this venv and in the Solutions Constructs venv.
+
+Only aws-cdk-lib (and the standard library) is imported here: the Solutions Constructs venv has
+an aws-cdk-lib of its own and no serverless_patterns.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+
+from benchmarks.common import alternating
+
+STACK_NAME = "Bench"
+INLINE_HANDLER = "def handler(event, context):\n    return {}\n"
+
+#: Builds the content of a stack (the measured part besides App, Stack and synth()).
+StackBuilder = Callable[[cdk.Stack], None]
+
+
+def inline_function(scope: cdk.Stack, id: str) -> lambda_.Function:
+    """The handler every synth benchmark gives its construct: a plain Function, inline code.
+
+    Created the same way for a construct, its hand-written twin and SqsToLambda, so the
+    difference between them is what the construct itself adds.
+    """
+    return lambda_.Function(
+        scope,
+        id,
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline(INLINE_HANDLER),
+    )
+
+
+def synth_once(
+    build: StackBuilder, context: Mapping[str, Any], outdir: str
+) -> tuple[float, dict[str, Any]]:
+    """Seconds to create an App and a stack, ``build`` it and synthesize; and its template."""
+    start = time.perf_counter()
+    app = cdk.App(outdir=outdir, context=dict(context), analytics_reporting=False)
+    stack = cdk.Stack(app, STACK_NAME)
+    build(stack)
+    assembly = app.synth()
+    elapsed = time.perf_counter() - start
+    template: dict[str, Any] = assembly.get_stack_by_name(STACK_NAME).template
+    return elapsed, template
+
+
+#: Synths before measuring: Node.js (V8) keeps getting faster for about this many.
+WARMUP_SYNTHS = 30
+
+
+def warmup_rounds(builds: int, warmup_synths: int) -> int:
+    """Rounds of ``builds`` builds that make at least ``warmup_synths`` synths (2 at least)."""
+    return max(2, math.ceil(warmup_synths / builds)) if warmup_synths else 0
+
+
+def measure_warm(
+    builds: Mapping[str, StackBuilder],
+    *,
+    repeat: int,
+    warmup_synths: int,
+    context: Mapping[str, Any],
+) -> tuple[dict[str, list[float]], dict[str, dict[str, Any]]]:
+    """Warm synth seconds of every build, ``repeat`` rounds after the warm-up rounds.
+
+    The warm-up rounds make at least ``warmup_synths`` synths, so that a process measuring few
+    builds is as warm as one measuring many. All builds run in this one process, round-robin,
+    the order reversed every other round, so a slow drift (jsii's object registry grows with
+    every app) weighs on each build alike. Returns the samples and the last template of each.
+    """
+    names = list(builds)
+    warmup = warmup_rounds(len(names), warmup_synths)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    templates: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-synth-") as scratch:
+        for round_index in range(warmup + repeat):
+            for name in alternating(names, round_index):
+                outdir = tempfile.mkdtemp(dir=scratch)
+                elapsed, templates[name] = synth_once(builds[name], context, outdir)
+                if round_index >= warmup:
+                    samples[name].append(elapsed)
+    return samples, templates
+
+
+def resource_type_counts(template: Mapping[str, Any]) -> dict[str, int]:
+    """CloudFormation resource type -> how many resources of that type, sorted by type."""
+    counts = Counter(resource["Type"] for resource in template.get("Resources", {}).values())
+    return dict(sorted(counts.items()))
+
+
+def resources_without_metadata(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The template's resources with their ``Metadata`` left out (cdk-nag/cfn-lint notes)."""
+    return {
+        logical_id: {key: value for key, value in resource.items() if key != "Metadata"}
+        for logical_id, resource in template.get("Resources", {}).items()
+    }
