@@ -6,24 +6,26 @@ the router sends: ``{"command", "version", "payload", "correlationId"}``.
 
 from __future__ import annotations
 
-import importlib.util
-import logging
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-REGION = "us-east-1"
+from tests.handlers.support import (
+    LAMBDA_SRC,
+    FakeLambdaContext,
+    captured_logs,
+    create_table,
+    empty_table,
+    load_handler,
+    mocked_aws,
+)
+
 TABLE_NAME = "command-router-example-users"
 SERVICE = "account-receivers-test"
-LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 RECEIVERS = (
     "account_get_user_v1",
     "account_get_user_v2",
@@ -31,16 +33,7 @@ RECEIVERS = (
     "account_send_welcome_email",
 )
 CORRELATION_ID = "corr-1234"
-
-
-@dataclass(frozen=True)
-class FakeLambdaContext:
-    """The attributes Powertools' ``Logger.inject_lambda_context`` reads from the context."""
-
-    function_name: str = "account-receiver"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:account-receiver"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+CONTEXT = FakeLambdaContext("account-receiver")
 
 
 @dataclass(frozen=True)
@@ -62,52 +55,30 @@ def envelope(command: str, version: str, payload: Any) -> dict[str, Any]:
 
 
 def invoke(app: ModuleType, event: dict[str, Any]) -> Any:
-    return app.handler(event, FakeLambdaContext())
+    return app.handler(event, CONTEXT)
 
 
 def load(folder: str) -> ModuleType:
     """Load a receiver from its file under a unique module name, registered while it loads."""
-    module_name = f"{folder}_app_under_test"
-    spec = importlib.util.spec_from_file_location(module_name, LAMBDA_SRC / folder / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    app = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = app
-    try:
-        spec.loader.exec_module(app)
-    finally:
-        del sys.modules[module_name]
-    return app
+    return load_handler(
+        LAMBDA_SRC / folder / "app.py", f"{folder}_app_under_test", register_while_loading=True
+    )
 
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[AwsEnv]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.delenv("AWS_SESSION_TOKEN", raising=False)
-        mp.delenv("AWS_PROFILE", raising=False)
-        mp.setenv("TABLE_NAME", TABLE_NAME)
-        mp.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-        mp.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)
-        with mock_aws():
-            table = boto3.resource("dynamodb", region_name=REGION).create_table(
-                TableName=TABLE_NAME,
-                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            # Loaded inside mock_aws so the boto3 resources they create at import are mocked.
-            apps = [load(folder) for folder in RECEIVERS]
-            yield AwsEnv(table, *apps)
+    # The receivers emit no metrics: no metrics namespace.
+    with mocked_aws(SERVICE, namespace=None, TABLE_NAME=TABLE_NAME):
+        table = create_table(TABLE_NAME, "id")
+        # Loaded inside mock_aws so the boto3 resources they create at import are mocked.
+        apps = [load(folder) for folder in RECEIVERS]
+        yield AwsEnv(table, *apps)
 
 
 @pytest.fixture
 def env(aws: AwsEnv) -> AwsEnv:
     """The module-wide AWS mocks, with an empty users table for each test."""
-    for item in aws.table.scan(ProjectionExpression="id")["Items"]:
-        aws.table.delete_item(Key={"id": item["id"]})
+    empty_table(aws.table, "id")
     return aws
 
 
@@ -259,23 +230,9 @@ def test_welcome_email_without_a_user_id_raises_and_records_nothing(
     assert stored(env) == {}
 
 
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 def test_receivers_log_with_the_routers_correlation_id(env: AwsEnv) -> None:
-    handler = ListHandler()
-    service_logger = logging.getLogger(SERVICE)
-    service_logger.addHandler(handler)
-    try:
+    with captured_logs(SERVICE) as records:
         create(env, {"id": "u-1", "name": "Ada Lovelace"})
-    finally:
-        service_logger.removeHandler(handler)
 
-    assert [record.getMessage() for record in handler.records] == ["user created"]
+    assert [record.getMessage() for record in records] == ["user created"]
     assert env.create_user.logger.get_correlation_id() == CORRELATION_ID

@@ -7,106 +7,47 @@ what the stream returned. Window aggregates land in a (mocked) DynamoDB table.
 
 from __future__ import annotations
 
-import base64
-import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+from tests.handlers.support import (
+    LAMBDA_SRC,
+    FakeLambdaContext,
+    KinesisStream,
+    click,
+    create_table,
+    empty_table,
+    load_handler,
+    mocked_aws,
+)
+
+# The function's name, its execution role's name and its Powertools service.
+FUNCTION_NAME = "clickstream-aggregator"
 TABLE_NAME = "clickstream-aggregates"
 STREAM_NAME = "clickstream-aggregator-clicks"
-HANDLER_PATH = (
-    Path(__file__).resolve().parents[2] / "lambda_src" / "clickstream_aggregator" / "app.py"
-)
+HANDLER_PATH = LAMBDA_SRC / "clickstream_aggregator" / "app.py"
 MODULE_NAME = "clickstream_aggregator_app_under_test"
 WINDOW = {"start": "2026-11-27T10:00:00Z", "end": "2026-11-27T10:01:00Z"}
 POISON = b"\xff\xfe<not json>"
-
-
-@dataclass(frozen=True)
-class FakeLambdaContext:
-    """The attributes Powertools' ``Logger.inject_lambda_context`` reads from the context."""
-
-    function_name: str = "clickstream-aggregator"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:clickstream-aggregator"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+CONTEXT = FakeLambdaContext(FUNCTION_NAME)
 
 
 @dataclass(frozen=True)
 class AwsEnv:
     app: ModuleType
     table: Any
-    kinesis: Any
-    stream_arn: str
-    shard_id: str
-
-
-def click(page: str, user: str = "u-1", ts: str = "2026-11-27T10:00:05Z") -> bytes:
-    return json.dumps({"page": page, "user": user, "ts": ts}).encode()
-
-
-def to_lambda_kinesis_record(record: dict[str, Any], env: AwsEnv) -> dict[str, Any]:
-    """Convert one record from Kinesis ``GetRecords`` into the record shape Lambda delivers."""
-    return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": record["PartitionKey"],
-            "sequenceNumber": record["SequenceNumber"],
-            "data": base64.b64encode(record["Data"]).decode("ascii"),
-            "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{env.shard_id}:{record['SequenceNumber']}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/clickstream-aggregator",
-        "awsRegion": REGION,
-        "eventSourceARN": env.stream_arn,
-    }
-
-
-def partition_key(data: bytes) -> str:
-    """The click's page, as the API sets it (``poison`` for data that is not a usable click)."""
-    try:
-        page = json.loads(data).get("page")
-    except (ValueError, AttributeError):
-        return "poison"
-    # Kinesis partition keys are 1 to 256 characters.
-    return page if isinstance(page, str) and 0 < len(page) <= 256 else "poison"
+    stream: KinesisStream
 
 
 def kinesis_records(env: AwsEnv, payloads: list[bytes]) -> list[dict[str, Any]]:
     """Put ``payloads`` onto the stream, read them back and convert them to Lambda records."""
-    sequence_numbers = []
-    for data in payloads:
-        put = env.kinesis.put_record(
-            StreamName=STREAM_NAME, Data=data, PartitionKey=partition_key(data)
-        )
-        assert put["ShardId"] == env.shard_id
-        sequence_numbers.append(put["SequenceNumber"])
-    iterator = env.kinesis.get_shard_iterator(
-        StreamName=STREAM_NAME, ShardId=env.shard_id, ShardIteratorType="TRIM_HORIZON"
-    )["ShardIterator"]
-    # The stream lives for the whole module: earlier tests' records are read back too.
-    received: dict[str, dict[str, Any]] = {}
-    while True:
-        page = env.kinesis.get_records(ShardIterator=iterator)
-        received.update({record["SequenceNumber"]: record for record in page["Records"]})
-        if not page["Records"]:
-            break
-        iterator = page["NextShardIterator"]
-    return [to_lambda_kinesis_record(received[number], env) for number in sequence_numbers]
+    return env.stream.lambda_records(payloads, role=FUNCTION_NAME)
 
 
 def window_event(
@@ -121,8 +62,8 @@ def window_event(
         "Records": records,
         "window": dict(WINDOW),
         "state": dict(state),
-        "shardId": env.shard_id,
-        "eventSourceARN": env.stream_arn,
+        "shardId": env.stream.shard_id,
+        "eventSourceARN": env.stream.arn,
         "isFinalInvokeForWindow": final,
         "isWindowTerminatedEarly": False,
     }
@@ -138,57 +79,18 @@ def stored_items(env: AwsEnv) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[AwsEnv]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.delenv("AWS_SESSION_TOKEN", raising=False)
-        mp.delenv("AWS_PROFILE", raising=False)
-        mp.setenv("TABLE_NAME", TABLE_NAME)
-        mp.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-        mp.setenv("POWERTOOLS_SERVICE_NAME", "clickstream-aggregator")
-        mp.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPatternsTests")
-        with mock_aws():
-            table = boto3.resource("dynamodb", region_name=REGION).create_table(
-                TableName=TABLE_NAME,
-                KeySchema=[
-                    {"AttributeName": "page", "KeyType": "HASH"},
-                    {"AttributeName": "window_start", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "page", "AttributeType": "S"},
-                    {"AttributeName": "window_start", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            kinesis = boto3.client("kinesis", region_name=REGION)
-            kinesis.create_stream(StreamName=STREAM_NAME, ShardCount=1)
-            stream_arn = kinesis.describe_stream_summary(StreamName=STREAM_NAME)[
-                "StreamDescriptionSummary"
-            ]["StreamARN"]
-            (shard,) = kinesis.list_shards(StreamName=STREAM_NAME)["Shards"]
-
-            # Loaded inside mock_aws so the boto3 resource it creates at import time is mocked.
-            spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
-            assert spec is not None
-            assert spec.loader is not None
-            app = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(app)
-
-            yield AwsEnv(
-                app=app,
-                table=table,
-                kinesis=kinesis,
-                stream_arn=stream_arn,
-                shard_id=shard["ShardId"],
-            )
+    with mocked_aws(FUNCTION_NAME, TABLE_NAME=TABLE_NAME):
+        table = create_table(TABLE_NAME, "page", "window_start")
+        stream = KinesisStream.create(STREAM_NAME)
+        # Loaded inside mock_aws so the boto3 resource it creates at import time is mocked.
+        app = load_handler(HANDLER_PATH, MODULE_NAME)
+        yield AwsEnv(app=app, table=table, stream=stream)
 
 
 @pytest.fixture
 def env(aws: AwsEnv) -> AwsEnv:
     """The module-wide AWS mocks, with an empty aggregates table for each test."""
-    for item in aws.table.scan(ProjectionExpression="page, window_start")["Items"]:
-        aws.table.delete_item(Key={"page": item["page"], "window_start": item["window_start"]})
+    empty_table(aws.table, "page", "window_start")
     return aws
 
 
@@ -199,13 +101,13 @@ def test_view_counts_are_carried_across_invocations_of_the_same_window(env: AwsE
             kinesis_records(env, [click("/pricing"), click("/docs"), click("/pricing", "u-2")]),
             {},
         ),
-        FakeLambdaContext(),
+        CONTEXT,
     )
     second = env.app.handler(
         window_event(
             env, kinesis_records(env, [click("/docs", "u-3"), click("/home")]), first["state"]
         ),
-        FakeLambdaContext(),
+        CONTEXT,
     )
 
     assert first == {"state": {"/pricing": 2, "/docs": 1}, "batchItemFailures": []}
@@ -215,7 +117,7 @@ def test_view_counts_are_carried_across_invocations_of_the_same_window(env: AwsE
 def test_invocation_before_the_end_of_the_window_writes_nothing(env: AwsEnv) -> None:
     records = kinesis_records(env, [click("/pricing"), click("/docs")])
 
-    env.app.handler(window_event(env, records, {"/pricing": 4}), FakeLambdaContext())
+    env.app.handler(window_event(env, records, {"/pricing": 4}), CONTEXT)
 
     assert stored_items(env) == []
 
@@ -223,7 +125,7 @@ def test_invocation_before_the_end_of_the_window_writes_nothing(env: AwsEnv) -> 
 def test_poison_record_fails_only_itself_and_is_not_counted(env: AwsEnv) -> None:
     records = kinesis_records(env, [click("/pricing"), POISON, click("/docs")])
 
-    response = env.app.handler(window_event(env, records, {"/docs": 1}), FakeLambdaContext())
+    response = env.app.handler(window_event(env, records, {"/docs": 1}), CONTEXT)
 
     assert response == {
         "state": {"/docs": 2, "/pricing": 1},
@@ -247,7 +149,7 @@ def test_poison_record_fails_only_itself_and_is_not_counted(env: AwsEnv) -> None
 def test_record_that_is_not_a_click_fails_and_is_not_counted(env: AwsEnv, data: bytes) -> None:
     records = kinesis_records(env, [data, click("/home")])
 
-    response = env.app.handler(window_event(env, records, {}), FakeLambdaContext())
+    response = env.app.handler(window_event(env, records, {}), CONTEXT)
 
     assert response == {
         "state": {"/home": 1},
@@ -258,7 +160,7 @@ def test_record_that_is_not_a_click_fails_and_is_not_counted(env: AwsEnv, data: 
 def test_batch_whose_every_record_fails_reports_each_and_keeps_the_state(env: AwsEnv) -> None:
     records = kinesis_records(env, [POISON, b'{"page": ""}'])
 
-    response = env.app.handler(window_event(env, records, {"/pricing": 3}), FakeLambdaContext())
+    response = env.app.handler(window_event(env, records, {"/pricing": 3}), CONTEXT)
 
     assert response == {
         "state": {"/pricing": 3},
@@ -270,7 +172,7 @@ def test_batch_whose_every_record_fails_reports_each_and_keeps_the_state(env: Aw
 
 
 def test_invocation_without_records_returns_the_state_it_was_given(env: AwsEnv) -> None:
-    response = env.app.handler(window_event(env, [], {"/pricing": 3}), FakeLambdaContext())
+    response = env.app.handler(window_event(env, [], {"/pricing": 3}), CONTEXT)
 
     assert response == {"state": {"/pricing": 3}, "batchItemFailures": []}
 
@@ -278,7 +180,7 @@ def test_invocation_without_records_returns_the_state_it_was_given(env: AwsEnv) 
 def test_final_invocation_writes_one_item_per_page_and_resets_the_state(env: AwsEnv) -> None:
     state = {"/pricing": 2, "/docs": 1}
 
-    response = env.app.handler(window_event(env, [], state, final=True), FakeLambdaContext())
+    response = env.app.handler(window_event(env, [], state, final=True), CONTEXT)
 
     assert response == {"state": {}, "batchItemFailures": []}
     assert stored_items(env) == [
@@ -304,9 +206,7 @@ def test_final_invocation_counts_its_own_records_and_reports_their_failures(
 ) -> None:
     records = kinesis_records(env, [click("/docs"), POISON, click("/blog")])
 
-    response = env.app.handler(
-        window_event(env, records, {"/docs": 1}, final=True), FakeLambdaContext()
-    )
+    response = env.app.handler(window_event(env, records, {"/docs": 1}, final=True), CONTEXT)
 
     assert response == {
         "state": {},
@@ -319,7 +219,7 @@ def test_final_invocation_counts_its_own_records_and_reports_their_failures(
 
 
 def test_final_invocation_of_an_empty_window_writes_nothing(env: AwsEnv) -> None:
-    response = env.app.handler(window_event(env, [], {}, final=True), FakeLambdaContext())
+    response = env.app.handler(window_event(env, [], {}, final=True), CONTEXT)
 
     assert response == {"state": {}, "batchItemFailures": []}
     assert stored_items(env) == []
@@ -328,8 +228,8 @@ def test_final_invocation_of_an_empty_window_writes_nothing(env: AwsEnv) -> None
 def test_retried_final_invocation_rewrites_the_same_items(env: AwsEnv) -> None:
     event = window_event(env, [], {"/pricing": 5}, final=True)
 
-    env.app.handler(event, FakeLambdaContext())
-    env.app.handler(event, FakeLambdaContext())
+    env.app.handler(event, CONTEXT)
+    env.app.handler(event, CONTEXT)
 
     assert [(item["page"], item["views"]) for item in stored_items(env)] == [
         ("/pricing", Decimal(5))
@@ -344,7 +244,7 @@ def test_window_terminated_early_is_written_and_reset_like_any_final_invocation(
         "isWindowTerminatedEarly": True,
     }
 
-    response = env.app.handler(event, FakeLambdaContext())
+    response = env.app.handler(event, CONTEXT)
 
     assert response == {"state": {}, "batchItemFailures": []}
     assert [(item["page"], item["views"]) for item in stored_items(env)] == [

@@ -7,81 +7,41 @@ archives land in a (mocked) S3 bucket.
 
 from __future__ import annotations
 
-import base64
-import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+from tests.handlers.support import (
+    LAMBDA_SRC,
+    REGION,
+    FakeLambdaContext,
+    KinesisStream,
+    click,
+    failed_ids,
+    load_handler,
+    mocked_aws,
+)
+
+# The function's name, its execution role's name and its Powertools service.
+FUNCTION_NAME = "clickstream-archiver"
 BUCKET = "clickstream-archive"
 STREAM_NAME = "clickstream-archiver-clicks"
-HANDLER_PATH = (
-    Path(__file__).resolve().parents[2] / "lambda_src" / "clickstream_archiver" / "app.py"
-)
+HANDLER_PATH = LAMBDA_SRC / "clickstream_archiver" / "app.py"
 MODULE_NAME = "clickstream_archiver_app_under_test"
 POISON = b"\xff\xfe<not json>"
-
-
-@dataclass(frozen=True)
-class FakeLambdaContext:
-    """The attributes Powertools' ``Logger.inject_lambda_context`` reads from the context."""
-
-    function_name: str = "clickstream-archiver"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:clickstream-archiver"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+CONTEXT = FakeLambdaContext(FUNCTION_NAME)
 
 
 @dataclass(frozen=True)
 class AwsEnv:
     app: ModuleType
     s3: Any
-    kinesis: Any
-    stream_arn: str
-    shard_id: str
-
-
-def click(page: str, user: str = "u-1", ts: str = "2026-11-27T10:00:05Z") -> bytes:
-    return json.dumps({"page": page, "user": user, "ts": ts}).encode()
-
-
-def partition_key(data: bytes) -> str:
-    """The click's page, as the API sets it (``poison`` for data that is not a usable click)."""
-    try:
-        page = json.loads(data).get("page")
-    except (ValueError, AttributeError):
-        return "poison"
-    # Kinesis partition keys are 1 to 256 characters.
-    return page if isinstance(page, str) and 0 < len(page) <= 256 else "poison"
-
-
-def to_lambda_kinesis_record(record: dict[str, Any], env: AwsEnv) -> dict[str, Any]:
-    """Convert one record from Kinesis ``GetRecords`` into the record shape Lambda delivers."""
-    return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": record["PartitionKey"],
-            "sequenceNumber": record["SequenceNumber"],
-            "data": base64.b64encode(record["Data"]).decode("ascii"),
-            "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{env.shard_id}:{record['SequenceNumber']}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/clickstream-archiver",
-        "awsRegion": REGION,
-        "eventSourceARN": env.stream_arn,
-    }
+    stream: KinesisStream
 
 
 def kinesis_event(env: AwsEnv, payloads: list[bytes]) -> tuple[dict[str, Any], list[str]]:
@@ -89,30 +49,8 @@ def kinesis_event(env: AwsEnv, payloads: list[bytes]) -> tuple[dict[str, Any], l
 
     Returns the event and the sequence numbers in the order of ``payloads``.
     """
-    sequence_numbers = []
-    for data in payloads:
-        put = env.kinesis.put_record(
-            StreamName=STREAM_NAME, Data=data, PartitionKey=partition_key(data)
-        )
-        assert put["ShardId"] == env.shard_id
-        sequence_numbers.append(put["SequenceNumber"])
-    iterator = env.kinesis.get_shard_iterator(
-        StreamName=STREAM_NAME, ShardId=env.shard_id, ShardIteratorType="TRIM_HORIZON"
-    )["ShardIterator"]
-    # The stream lives for the whole module: earlier tests' records are read back too.
-    received: dict[str, dict[str, Any]] = {}
-    while True:
-        page = env.kinesis.get_records(ShardIterator=iterator)
-        received.update({record["SequenceNumber"]: record for record in page["Records"]})
-        if not page["Records"]:
-            break
-        iterator = page["NextShardIterator"]
-    records = [to_lambda_kinesis_record(received[number], env) for number in sequence_numbers]
-    return {"Records": records}, sequence_numbers
-
-
-def failed_sequence_numbers(response: dict[str, Any]) -> list[str]:
-    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+    records = env.stream.lambda_records(payloads, role=FUNCTION_NAME)
+    return {"Records": records}, [record["kinesis"]["sequenceNumber"] for record in records]
 
 
 def archived(env: AwsEnv) -> dict[str, bytes]:
@@ -125,36 +63,13 @@ def archived(env: AwsEnv) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[AwsEnv]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.delenv("AWS_SESSION_TOKEN", raising=False)
-        mp.delenv("AWS_PROFILE", raising=False)
-        mp.setenv("BUCKET_NAME", BUCKET)
-        mp.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-        mp.setenv("POWERTOOLS_SERVICE_NAME", "clickstream-archiver")
-        mp.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPatternsTests")
-        with mock_aws():
-            s3 = boto3.client("s3", region_name=REGION)
-            s3.create_bucket(Bucket=BUCKET)
-            kinesis = boto3.client("kinesis", region_name=REGION)
-            kinesis.create_stream(StreamName=STREAM_NAME, ShardCount=1)
-            stream_arn = kinesis.describe_stream_summary(StreamName=STREAM_NAME)[
-                "StreamDescriptionSummary"
-            ]["StreamARN"]
-            (shard,) = kinesis.list_shards(StreamName=STREAM_NAME)["Shards"]
-
-            # Loaded inside mock_aws so the boto3 client it creates at import time is mocked.
-            spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
-            assert spec is not None
-            assert spec.loader is not None
-            app = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(app)
-
-            yield AwsEnv(
-                app=app, s3=s3, kinesis=kinesis, stream_arn=stream_arn, shard_id=shard["ShardId"]
-            )
+    with mocked_aws(FUNCTION_NAME, BUCKET_NAME=BUCKET):
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        stream = KinesisStream.create(STREAM_NAME)
+        # Loaded inside mock_aws so the boto3 client it creates at import time is mocked.
+        app = load_handler(HANDLER_PATH, MODULE_NAME)
+        yield AwsEnv(app=app, s3=s3, stream=stream)
 
 
 @pytest.fixture
@@ -175,7 +90,7 @@ def test_good_batch_is_archived_as_exact_json_lines_at_its_exact_key(env: AwsEnv
         ],
     )
 
-    response = env.app.handler(event, FakeLambdaContext())
+    response = env.app.handler(event, CONTEXT)
 
     assert response == {"batchItemFailures": []}
     assert archived(env) == {
@@ -190,7 +105,7 @@ def test_good_batch_is_archived_as_exact_json_lines_at_its_exact_key(env: AwsEnv
 def test_archive_is_stored_as_newline_delimited_json(env: AwsEnv) -> None:
     event, numbers = kinesis_event(env, [click("/home")])
 
-    env.app.handler(event, FakeLambdaContext())
+    env.app.handler(event, CONTEXT)
 
     head = env.s3.head_object(
         Bucket=BUCKET, Key=f"clicks/shardId-000000000000/{numbers[0]}-{numbers[0]}.jsonl"
@@ -210,9 +125,9 @@ def test_poison_record_is_the_only_failure_and_the_archive_holds_the_others(
         ],
     )
 
-    response = env.app.handler(event, FakeLambdaContext())
+    response = env.app.handler(event, CONTEXT)
 
-    assert failed_sequence_numbers(response) == [numbers[1]]
+    assert failed_ids(response) == [numbers[1]]
     assert archived(env) == {
         f"clicks/shardId-000000000000/{numbers[0]}-{numbers[2]}.jsonl": (
             b'{"page":"/pricing","user":"u-1","ts":"2026-11-27T10:00:00Z"}\n'
@@ -226,9 +141,9 @@ def test_archive_key_spans_the_whole_batch_even_when_its_first_record_failed(
 ) -> None:
     event, numbers = kinesis_event(env, [b'{"user": "u-1"}', click("/blog")])
 
-    response = env.app.handler(event, FakeLambdaContext())
+    response = env.app.handler(event, CONTEXT)
 
-    assert failed_sequence_numbers(response) == [numbers[0]]
+    assert failed_ids(response) == [numbers[0]]
     assert list(archived(env)) == [f"clicks/shardId-000000000000/{numbers[0]}-{numbers[1]}.jsonl"]
 
 
@@ -247,9 +162,9 @@ def test_archive_key_spans_the_whole_batch_even_when_its_first_record_failed(
 def test_record_that_is_not_a_click_fails_and_is_not_archived(env: AwsEnv, data: bytes) -> None:
     event, numbers = kinesis_event(env, [click("/home"), data])
 
-    response = env.app.handler(event, FakeLambdaContext())
+    response = env.app.handler(event, CONTEXT)
 
-    assert failed_sequence_numbers(response) == [numbers[1]]
+    assert failed_ids(response) == [numbers[1]]
     assert list(archived(env).values()) == [
         b'{"page":"/home","user":"u-1","ts":"2026-11-27T10:00:05Z"}\n'
     ]
@@ -258,17 +173,17 @@ def test_record_that_is_not_a_click_fails_and_is_not_archived(env: AwsEnv, data:
 def test_batch_whose_every_record_fails_reports_each_and_writes_nothing(env: AwsEnv) -> None:
     event, numbers = kinesis_event(env, [POISON, b'{"page": ""}'])
 
-    response = env.app.handler(event, FakeLambdaContext())
+    response = env.app.handler(event, CONTEXT)
 
-    assert failed_sequence_numbers(response) == numbers
+    assert failed_ids(response) == numbers
     assert archived(env) == {}
 
 
 def test_retried_batch_overwrites_its_own_archive(env: AwsEnv) -> None:
     event, numbers = kinesis_event(env, [click("/pricing"), click("/docs")])
 
-    env.app.handler(event, FakeLambdaContext())
-    env.app.handler(event, FakeLambdaContext())
+    env.app.handler(event, CONTEXT)
+    env.app.handler(event, CONTEXT)
 
     assert list(archived(env)) == [f"clicks/shardId-000000000000/{numbers[0]}-{numbers[1]}.jsonl"]
 

@@ -9,38 +9,39 @@ DynamoDB table. The S3 notifications are built from objects actually put in a (m
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
 import pytest
-from moto import mock_aws
 
-REGION = "us-east-1"
+from tests.handlers.support import (
+    LAMBDA_SRC,
+    REGION,
+    FakeLambdaContext,
+    captured_logs,
+    create_queue,
+    create_table,
+    create_upload_bucket,
+    drain,
+    empty_table,
+    load_handler,
+    mocked_aws,
+)
+
 TABLE_NAME = "fanout-audit-media"
 BUCKET = "fanout-audit-uploads"
 SERVICE = "fanout-audit"
-HANDLER_PATH = Path(__file__).resolve().parents[2] / "lambda_src" / "fanout_audit" / "app.py"
+HANDLER_PATH = LAMBDA_SRC / "fanout_audit" / "app.py"
 MODULE_NAME = "fanout_audit_app_under_test"
 EVENT_TIME = "2025-03-04T05:06:07.890Z"
-
-
-@dataclass(frozen=True)
-class FakeLambdaContext:
-    """The attributes Powertools' ``Logger.inject_lambda_context`` reads from the context."""
-
-    function_name: str = "fanout-audit"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:fanout-audit"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+CONTEXT = FakeLambdaContext(SERVICE)
 
 
 @dataclass(frozen=True)
@@ -79,22 +80,10 @@ def to_lambda_sns_record(envelope: dict[str, Any], subscription_arn: str) -> dic
     }
 
 
-def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    """Receive and delete everything the queue holds, in order."""
-    received: list[dict[str, Any]] = []
-    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
-        "Messages", []
-    ):
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        received.extend(messages)
-    return received
-
-
 def publish(env: AwsEnv, message: str) -> dict[str, Any]:
     """Publish ``message`` to the topic; return the SNS envelope the tap received for it."""
     message_id = env.sns.publish(TopicArn=env.topic_arn, Message=message)["MessageId"]
-    (received,) = drain(env.sqs, env.tap_url)
+    (received,) = drain(env.sqs, env.tap_url, with_attributes=False)
     envelope: dict[str, Any] = json.loads(received["Body"])
     assert envelope["MessageId"] == message_id
     return envelope
@@ -139,110 +128,51 @@ def stored_items(env: AwsEnv) -> dict[str, dict[str, Any]]:
     return {item["object_key"]: item for item in env.table.scan()["Items"]}
 
 
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture(scope="module")
 def aws() -> Iterator[AwsEnv]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.delenv("AWS_SESSION_TOKEN", raising=False)
-        mp.delenv("AWS_PROFILE", raising=False)
-        mp.setenv("TABLE_NAME", TABLE_NAME)
-        mp.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-        mp.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)
-        mp.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPatternsTests")
-        with mock_aws():
-            dynamodb = boto3.resource("dynamodb", region_name=REGION)
-            table = dynamodb.create_table(
-                TableName=TABLE_NAME,
-                KeySchema=[
-                    {"AttributeName": "object_key", "KeyType": "HASH"},
-                    {"AttributeName": "record", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "object_key", "AttributeType": "S"},
-                    {"AttributeName": "record", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            sns = boto3.client("sns", region_name=REGION)
-            topic_arn = sns.create_topic(Name="media-uploads")["TopicArn"]
-            sqs = boto3.client("sqs", region_name=REGION)
-            tap_url = sqs.create_queue(QueueName="fanout-audit-tap")["QueueUrl"]
-            tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
-            subscription_arn = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=tap_arn)[
-                "SubscriptionArn"
-            ]
-            s3 = boto3.client("s3", region_name=REGION)
-            s3.create_bucket(Bucket=BUCKET)
-            s3.put_bucket_notification_configuration(
-                Bucket=BUCKET,
-                NotificationConfiguration={
-                    "TopicConfigurations": [
-                        {
-                            "TopicArn": topic_arn,
-                            "Events": ["s3:ObjectCreated:*"],
-                            "Filter": {
-                                "Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}
-                            },
-                        }
-                    ]
-                },
-            )
-            (test_event,) = drain(sqs, tap_url)
-            # The tests publish the notifications themselves (S3 sends one record per message).
-            s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={})
+    with mocked_aws(SERVICE, TABLE_NAME=TABLE_NAME):
+        table = create_table(TABLE_NAME, "object_key", "record")
+        sns = boto3.client("sns", region_name=REGION)
+        topic_arn = sns.create_topic(Name="media-uploads")["TopicArn"]
+        sqs = boto3.client("sqs", region_name=REGION)
+        tap_url, tap_arn = create_queue(sqs, "fanout-audit-tap")
+        subscription_arn = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=tap_arn)[
+            "SubscriptionArn"
+        ]
+        s3 = create_upload_bucket(BUCKET, topic_arn)
+        (test_event,) = drain(sqs, tap_url, with_attributes=False)
+        # The tests publish the notifications themselves (S3 sends one record per message).
+        s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={})
 
-            # Loaded inside mock_aws so the boto3 resource it creates at import time is mocked.
-            spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
-            assert spec is not None
-            assert spec.loader is not None
-            app = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(app)
+        # Loaded inside mock_aws so the boto3 resource it creates at import time is mocked.
+        app = load_handler(HANDLER_PATH, MODULE_NAME)
 
-            yield AwsEnv(
-                app=app,
-                table=table,
-                s3=s3,
-                sns=sns,
-                sqs=sqs,
-                topic_arn=topic_arn,
-                tap_url=tap_url,
-                subscription_arn=subscription_arn,
-                test_event_envelope=json.loads(test_event["Body"]),
-            )
+        yield AwsEnv(
+            app=app,
+            table=table,
+            s3=s3,
+            sns=sns,
+            sqs=sqs,
+            topic_arn=topic_arn,
+            tap_url=tap_url,
+            subscription_arn=subscription_arn,
+            test_event_envelope=json.loads(test_event["Body"]),
+        )
 
 
 @pytest.fixture
 def env(aws: AwsEnv) -> AwsEnv:
     """The module-wide AWS mocks, with an empty table and an empty tap for each test."""
-    for item in aws.table.scan()["Items"]:
-        aws.table.delete_item(Key={"object_key": item["object_key"], "record": item["record"]})
-    assert drain(aws.sqs, aws.tap_url) == []
+    empty_table(aws.table, "object_key", "record")
+    assert drain(aws.sqs, aws.tap_url, with_attributes=False) == []
     return aws
 
 
 @pytest.fixture
 def error_logs() -> Iterator[list[logging.LogRecord]]:
     """The ERROR records the handler's Powertools logger emits during the test."""
-    handler = ListHandler()
-    service_logger = logging.getLogger(SERVICE)
-    service_logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        service_logger.removeHandler(handler)
+    with captured_logs(SERVICE) as records:
+        yield records
 
 
 def test_two_s3_records_become_two_exact_audit_items(env: AwsEnv) -> None:
@@ -251,7 +181,7 @@ def test_two_s3_records_become_two_exact_audit_items(env: AwsEnv) -> None:
     envelope = publish(env, s3_notification(env, "uploads/one.png", "uploads/two words.jpg"))
     message_id = envelope["MessageId"]
 
-    result = env.app.handler(sns_event(env, envelope), FakeLambdaContext())
+    result = env.app.handler(sns_event(env, envelope), CONTEXT)
 
     assert result is None
     assert stored_items(env) == {
@@ -280,8 +210,8 @@ def test_redelivered_message_rewrites_the_same_item(env: AwsEnv) -> None:
     env.s3.put_object(Bucket=BUCKET, Key="uploads/again.gif", Body=b"gif")
     envelope = publish(env, s3_notification(env, "uploads/again.gif"))
 
-    env.app.handler(sns_event(env, envelope), FakeLambdaContext())
-    env.app.handler(sns_event(env, envelope), FakeLambdaContext())
+    env.app.handler(sns_event(env, envelope), CONTEXT)
+    env.app.handler(sns_event(env, envelope), CONTEXT)
 
     assert env.table.scan()["Count"] == 1
 
@@ -289,7 +219,7 @@ def test_redelivered_message_rewrites_the_same_item(env: AwsEnv) -> None:
 def test_s3_test_event_stores_nothing(env: AwsEnv) -> None:
     envelope = env.test_event_envelope
 
-    env.app.handler(sns_event(env, envelope), FakeLambdaContext())
+    env.app.handler(sns_event(env, envelope), CONTEXT)
 
     assert json.loads(envelope["Message"])["Event"] == "s3:TestEvent"
     assert stored_items(env) == {}
@@ -299,7 +229,7 @@ def test_invalid_message_json_raises(env: AwsEnv) -> None:
     envelope = publish(env, '{"Records": [')
 
     with pytest.raises(env.app.InvalidNotificationError, match="message is not JSON"):
-        env.app.handler(sns_event(env, envelope), FakeLambdaContext())
+        env.app.handler(sns_event(env, envelope), CONTEXT)
     assert stored_items(env) == {}
 
 
@@ -309,7 +239,7 @@ def test_invalid_message_json_is_logged_as_an_error_with_the_message_id(
     envelope = publish(env, "not json at all")
 
     with pytest.raises(env.app.InvalidNotificationError):
-        env.app.handler(sns_event(env, envelope), FakeLambdaContext())
+        env.app.handler(sns_event(env, envelope), CONTEXT)
 
     errors = [record for record in error_logs if record.levelno == logging.ERROR]
     assert len(errors) == 1
@@ -321,5 +251,5 @@ def test_json_that_is_not_an_s3_notification_raises(env: AwsEnv) -> None:
     envelope = publish(env, json.dumps({"Records": [{"s3": {"bucket": {"name": BUCKET}}}]}))
 
     with pytest.raises(env.app.InvalidNotificationError, match="every record needs"):
-        env.app.handler(sns_event(env, envelope), FakeLambdaContext())
+        env.app.handler(sns_event(env, envelope), CONTEXT)
     assert stored_items(env) == {}

@@ -10,37 +10,44 @@ walked to its SOF0 segment, a GIF header).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
-from moto import mock_aws
 
-REGION = "us-east-1"
+from tests.handlers.support import (
+    LAMBDA_SRC,
+    REGION,
+    FakeLambdaContext,
+    create_queue,
+    create_table,
+    create_upload_bucket,
+    drain,
+    empty_table,
+    failed_ids,
+    gif_bytes,
+    jpeg_bytes,
+    load_handler,
+    mocked_aws,
+    notified_key,
+    png_bytes,
+    to_lambda_sqs_record,
+)
+
 TABLE_NAME = "fanout-metadata-media"
 BUCKET = "fanout-metadata-uploads"
-HANDLER_PATH = Path(__file__).resolve().parents[2] / "lambda_src" / "fanout_metadata" / "app.py"
+HANDLER_PATH = LAMBDA_SRC / "fanout_metadata" / "app.py"
 MODULE_NAME = "fanout_metadata_app_under_test"
-
-
-@dataclass(frozen=True)
-class FakeLambdaContext:
-    """The attributes Powertools' ``Logger.inject_lambda_context`` reads from the context."""
-
-    function_name: str = "fanout-metadata"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:fanout-metadata"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+CONTEXT = FakeLambdaContext("fanout-metadata")
+# The JPEG headers made here have a comment (and a fill byte) to walk past before SOF0.
+JPEG_COMMENT = b"made by the fanout metadata tests"
 
 
 @dataclass(frozen=True)
@@ -55,53 +62,6 @@ class AwsEnv:
     queue_arn: str
     # What the queue received when the bucket's notifications were configured.
     setup_messages: list[dict[str, Any]]
-
-
-def png_bytes(width: int, height: int) -> bytes:
-    """A complete, valid 8-bit RGB PNG (all black)."""
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(payload))
-            + kind
-            + payload
-            + struct.pack(">I", zlib.crc32(kind + payload))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    scanlines = (b"\x00" + b"\x00\x00\x00" * width) * height
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(scanlines))
-        + chunk(b"IEND", b"")
-    )
-
-
-def jpeg_bytes(width: int, height: int) -> bytes:
-    """A JPEG header: SOI, a JFIF APP0, a comment, fill bytes, SOF0 (3 components), then EOI."""
-    app0 = b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    comment = b"made by the fanout metadata tests"
-    sof0 = struct.pack(">BHHB", 8, height, width, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
-    return (
-        b"\xff\xd8"
-        + b"\xff\xe0"
-        + struct.pack(">H", len(app0) + 2)
-        + app0
-        + b"\xff\xfe"
-        + struct.pack(">H", len(comment) + 2)
-        + comment
-        + b"\xff\xff"
-        + b"\xff\xc0"
-        + struct.pack(">H", len(sof0) + 2)
-        + sof0
-        + b"\xff\xd9"
-    )
-
-
-def gif_bytes(width: int, height: int) -> bytes:
-    """A GIF89a header: signature, logical screen descriptor, trailer."""
-    return b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0) + b";"
 
 
 def webp_vp8x_bytes(width: int, height: int) -> bytes:
@@ -141,50 +101,6 @@ def webp_vp8l_bytes(width: int, height: int) -> bytes:
     )
 
 
-def to_lambda_sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    """Convert one message from SQS ``ReceiveMessage`` into the record shape Lambda delivers."""
-    message_attributes = {
-        name: {
-            "stringValue": value.get("StringValue"),
-            "binaryValue": value.get("BinaryValue"),
-            "stringListValues": value.get("StringListValues", []),
-            "binaryListValues": value.get("BinaryListValues", []),
-            "dataType": value["DataType"],
-        }
-        for name, value in message.get("MessageAttributes", {}).items()
-    }
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": message_attributes,
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
-
-
-def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    """Receive (and delete, as Lambda's poller does) everything the queue holds, in order."""
-    received: list[dict[str, Any]] = []
-    while messages := sqs.receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=10,
-        AttributeNames=["All"],
-        MessageAttributeNames=["All"],
-    ).get("Messages", []):
-        for message in messages:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        received.extend(messages)
-    return received
-
-
-def notified_key(message: dict[str, Any]) -> str:
-    return unquote_plus(json.loads(message["Body"])["Records"][0]["s3"]["object"]["key"])
-
-
 def upload(env: AwsEnv, objects: dict[str, bytes]) -> dict[str, dict[str, Any]]:
     """Put ``objects`` in the bucket; return the queue's notification message for each key."""
     for key, data in objects.items():
@@ -203,110 +119,59 @@ def event_time(message: dict[str, Any]) -> str:
     return time
 
 
-def failed_ids(response: dict[str, Any]) -> list[str]:
-    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
-
-
 def stored_items(env: AwsEnv) -> dict[str, dict[str, Any]]:
     return {item["object_key"]: item for item in env.table.scan()["Items"]}
 
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[AwsEnv]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.delenv("AWS_SESSION_TOKEN", raising=False)
-        mp.delenv("AWS_PROFILE", raising=False)
-        mp.setenv("TABLE_NAME", TABLE_NAME)
-        mp.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-        mp.setenv("POWERTOOLS_SERVICE_NAME", "fanout-metadata")
-        mp.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPatternsTests")
-        with mock_aws():
-            dynamodb = boto3.resource("dynamodb", region_name=REGION)
-            table = dynamodb.create_table(
-                TableName=TABLE_NAME,
-                KeySchema=[
-                    {"AttributeName": "object_key", "KeyType": "HASH"},
-                    {"AttributeName": "record", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "object_key", "AttributeType": "S"},
-                    {"AttributeName": "record", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            sns = boto3.client("sns", region_name=REGION)
-            topic_arn = sns.create_topic(Name="media-uploads")["TopicArn"]
-            sqs = boto3.client("sqs", region_name=REGION)
-            queue_url = sqs.create_queue(QueueName="fanout-metadata")["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
-            sns.subscribe(
-                TopicArn=topic_arn,
-                Protocol="sqs",
-                Endpoint=queue_arn,
-                Attributes={"RawMessageDelivery": "true"},
-            )
-            s3 = boto3.client("s3", region_name=REGION)
-            s3.create_bucket(Bucket=BUCKET)
-            s3.put_bucket_notification_configuration(
-                Bucket=BUCKET,
-                NotificationConfiguration={
-                    "TopicConfigurations": [
-                        {
-                            "TopicArn": topic_arn,
-                            "Events": ["s3:ObjectCreated:*"],
-                            "Filter": {
-                                "Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}
-                            },
-                        }
-                    ]
-                },
-            )
-            setup_messages = drain(sqs, queue_url)
+    with mocked_aws("fanout-metadata", TABLE_NAME=TABLE_NAME):
+        table = create_table(TABLE_NAME, "object_key", "record")
+        sns = boto3.client("sns", region_name=REGION)
+        topic_arn = sns.create_topic(Name="media-uploads")["TopicArn"]
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue_url, queue_arn = create_queue(sqs, "fanout-metadata")
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        s3 = create_upload_bucket(BUCKET, topic_arn)
+        setup_messages = drain(sqs, queue_url)
 
-            # Loaded inside mock_aws so the boto3 clients it creates at import time are mocked.
-            spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
-            assert spec is not None
-            assert spec.loader is not None
-            app = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(app)
+        # Loaded inside mock_aws so the boto3 clients it creates at import time are mocked.
+        app = load_handler(HANDLER_PATH, MODULE_NAME)
 
-            yield AwsEnv(
-                app=app,
-                table=table,
-                s3=s3,
-                sns=sns,
-                sqs=sqs,
-                topic_arn=topic_arn,
-                queue_url=queue_url,
-                queue_arn=queue_arn,
-                setup_messages=setup_messages,
-            )
+        yield AwsEnv(
+            app=app,
+            table=table,
+            s3=s3,
+            sns=sns,
+            sqs=sqs,
+            topic_arn=topic_arn,
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            setup_messages=setup_messages,
+        )
 
 
 @pytest.fixture
 def env(aws: AwsEnv) -> AwsEnv:
     """The module-wide AWS mocks, with an empty table and an empty queue for each test."""
-    for item in aws.table.scan(
-        ProjectionExpression="object_key, #r", ExpressionAttributeNames={"#r": "record"}
-    )["Items"]:
-        aws.table.delete_item(Key={"object_key": item["object_key"], "record": item["record"]})
+    empty_table(aws.table, "object_key", "record")
     assert drain(aws.sqs, aws.queue_url) == []
     return aws
 
 
 def test_all_good_batch_stores_exact_metadata_for_png_jpeg_and_gif(env: AwsEnv) -> None:
-    png, jpeg, gif = png_bytes(3, 2), jpeg_bytes(640, 480), gif_bytes(16, 9)
+    png, jpeg, gif = png_bytes(3, 2), jpeg_bytes(640, 480, comment=JPEG_COMMENT), gif_bytes(16, 9)
     messages = upload(
         env, {"uploads/holiday photo.png": png, "uploads/shot.jpg": jpeg, "uploads/anim.gif": gif}
     )
     keys = ["uploads/holiday photo.png", "uploads/shot.jpg", "uploads/anim.gif"]
 
-    response = env.app.handler(sqs_event(env, [messages[key] for key in keys]), FakeLambdaContext())
+    response = env.app.handler(sqs_event(env, [messages[key] for key in keys]), CONTEXT)
 
     assert response == {"batchItemFailures": []}
     assert stored_items(env) == {
@@ -350,7 +215,7 @@ def test_notified_key_is_url_decoded_before_use(env: AwsEnv) -> None:
     messages = upload(env, {"uploads/a b+c.png": png_bytes(1, 1)})
     body = json.loads(messages["uploads/a b+c.png"]["Body"])
 
-    response = env.app.handler(sqs_event(env, [messages["uploads/a b+c.png"]]), FakeLambdaContext())
+    response = env.app.handler(sqs_event(env, [messages["uploads/a b+c.png"]]), CONTEXT)
 
     # moto encodes the key with quote_plus (even the '/'); the handler must decode it.
     assert body["Records"][0]["s3"]["object"]["key"] == quote_plus("uploads/a b+c.png")
@@ -367,7 +232,7 @@ def test_key_encoded_as_s3_does_is_decoded_before_use(env: AwsEnv) -> None:
     env.sns.publish(TopicArn=env.topic_arn, Message=json.dumps(body))
     (republished,) = drain(env.sqs, env.queue_url)
 
-    response = env.app.handler(sqs_event(env, [republished]), FakeLambdaContext())
+    response = env.app.handler(sqs_event(env, [republished]), CONTEXT)
 
     assert response == {"batchItemFailures": []}
     assert set(stored_items(env)) == {"uploads/x y+z.gif"}
@@ -377,7 +242,7 @@ def test_pdf_is_stored_without_dimensions(env: AwsEnv) -> None:
     pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
     messages = upload(env, {"uploads/report.pdf": pdf})
 
-    env.app.handler(sqs_event(env, [messages["uploads/report.pdf"]]), FakeLambdaContext())
+    env.app.handler(sqs_event(env, [messages["uploads/report.pdf"]]), CONTEXT)
 
     assert stored_items(env)["uploads/report.pdf"] == {
         "object_key": "uploads/report.pdf",
@@ -393,7 +258,7 @@ def test_pdf_is_stored_without_dimensions(env: AwsEnv) -> None:
 def test_empty_object_is_stored_as_octet_stream_of_size_zero(env: AwsEnv) -> None:
     messages = upload(env, {"uploads/empty.bin": b""})
 
-    response = env.app.handler(sqs_event(env, [messages["uploads/empty.bin"]]), FakeLambdaContext())
+    response = env.app.handler(sqs_event(env, [messages["uploads/empty.bin"]]), CONTEXT)
 
     assert response == {"batchItemFailures": []}
     assert stored_items(env)["uploads/empty.bin"]["size"] == Decimal(0)
@@ -404,7 +269,7 @@ def test_large_object_is_inspected_from_its_first_64_kib(env: AwsEnv) -> None:
     large = png_bytes(7, 5) + bytes(200 * 1024)
     messages = upload(env, {"uploads/large.png": large})
 
-    env.app.handler(sqs_event(env, [messages["uploads/large.png"]]), FakeLambdaContext())
+    env.app.handler(sqs_event(env, [messages["uploads/large.png"]]), CONTEXT)
 
     item = stored_items(env)["uploads/large.png"]
     assert (item["size"], item["width"], item["height"]) == (Decimal(len(large)), 7, 5)
@@ -417,7 +282,7 @@ def test_missing_object_fails_only_its_own_record(env: AwsEnv) -> None:
     env.s3.delete_object(Bucket=BUCKET, Key="uploads/gone.png")
     batch = [messages["uploads/gone.png"], messages["uploads/kept.png"]]
 
-    response = env.app.handler(sqs_event(env, batch), FakeLambdaContext())
+    response = env.app.handler(sqs_event(env, batch), CONTEXT)
 
     assert failed_ids(response) == [messages["uploads/gone.png"]["MessageId"]]
     assert set(stored_items(env)) == {"uploads/kept.png"}
@@ -428,9 +293,7 @@ def test_malformed_body_fails_only_its_own_record(env: AwsEnv) -> None:
     (malformed,) = drain(env.sqs, env.queue_url)
     messages = upload(env, {"uploads/fine.gif": gif_bytes(1, 1)})
 
-    response = env.app.handler(
-        sqs_event(env, [messages["uploads/fine.gif"], malformed]), FakeLambdaContext()
-    )
+    response = env.app.handler(sqs_event(env, [messages["uploads/fine.gif"], malformed]), CONTEXT)
 
     assert malformed["Body"] == '{"Records": ['
     assert failed_ids(response) == [malformed["MessageId"]]
@@ -441,7 +304,7 @@ def test_notification_without_records_fails_its_record(env: AwsEnv) -> None:
     env.sns.publish(TopicArn=env.topic_arn, Message='{"Records": []}')
     (empty,) = drain(env.sqs, env.queue_url)
 
-    response = env.app.handler(sqs_event(env, [empty]), FakeLambdaContext())
+    response = env.app.handler(sqs_event(env, [empty]), CONTEXT)
 
     assert failed_ids(response) == [empty["MessageId"]]
     assert stored_items(env) == {}
@@ -450,7 +313,7 @@ def test_notification_without_records_fails_its_record(env: AwsEnv) -> None:
 def test_s3_test_event_is_a_success_that_stores_nothing(env: AwsEnv) -> None:
     (test_event,) = env.setup_messages
 
-    response = env.app.handler(sqs_event(env, [test_event]), FakeLambdaContext())
+    response = env.app.handler(sqs_event(env, [test_event]), CONTEXT)
 
     assert json.loads(test_event["Body"])["Event"] == "s3:TestEvent"
     assert response == {"batchItemFailures": []}
@@ -467,7 +330,10 @@ def test_uploads_outside_the_prefix_are_not_notified(env: AwsEnv) -> None:
     ("data", "expected"),
     [
         (png_bytes(300, 200), {"media_type": "image/png", "width": 300, "height": 200}),
-        (jpeg_bytes(4032, 3024), {"media_type": "image/jpeg", "width": 4032, "height": 3024}),
+        (
+            jpeg_bytes(4032, 3024, comment=JPEG_COMMENT),
+            {"media_type": "image/jpeg", "width": 4032, "height": 3024},
+        ),
         (gif_bytes(65535, 1), {"media_type": "image/gif", "width": 65535, "height": 1}),
         (webp_vp8x_bytes(5000, 3), {"media_type": "image/webp", "width": 5000, "height": 3}),
         (webp_vp8_bytes(320, 240), {"media_type": "image/webp", "width": 320, "height": 240}),
@@ -509,11 +375,11 @@ def test_inspect_header_finds_jpeg_sof2_after_exif_segment(aws: AwsEnv) -> None:
         (bytes(range(256)) * 4, {"media_type": "application/octet-stream"}),
         (png_bytes(300, 200)[:20], {"media_type": "image/png"}),
         (png_bytes(300, 200)[:8] + b"\x00\x00\x00\x0dJUNK" + bytes(8), {"media_type": "image/png"}),
-        (jpeg_bytes(640, 480)[:-14], {"media_type": "image/jpeg"}),
+        (jpeg_bytes(640, 480, comment=JPEG_COMMENT)[:-14], {"media_type": "image/jpeg"}),
         (b"\xff\xd8\xff\xe0\x00\x01garbage", {"media_type": "image/jpeg"}),
         (b"\xff\xd8\xff\xe0\xff\xff" + bytes(10), {"media_type": "image/jpeg"}),
         (b"\xff\xd8\xff\xda\x00\x08", {"media_type": "image/jpeg"}),
-        (jpeg_bytes(0, 480), {"media_type": "image/jpeg"}),
+        (jpeg_bytes(0, 480, comment=JPEG_COMMENT), {"media_type": "image/jpeg"}),
         (gif_bytes(16, 9)[:8], {"media_type": "image/gif"}),
         (webp_vp8x_bytes(10, 10)[:25], {"media_type": "image/webp"}),
         (

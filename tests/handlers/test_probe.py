@@ -9,47 +9,45 @@ and their lookup is answered here instead of by a DNS server.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
-import logging
 import re
-import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from types import ModuleType
 from typing import Any
 
 import pytest
 from aws_lambda_powertools import Logger
 
-REGION = "us-east-1"
-SERVICE = "probe-test"
-NAMESPACE = "ServerlessPatternsTests"
-HANDLER_PATH = (
-    Path(__file__).resolve().parents[2] / "serverless_patterns" / "_lambda" / "probe" / "app.py"
+from tests.handlers.support import (
+    NAMESPACE,
+    PACKAGE_LAMBDA,
+    FakeLambdaContext,
+    NoRequestLog,
+    answer_invalid_names_offline,
+    captured_logs,
+    closed_local_port,
+    create_service_logger,
+    emf_documents,
+    load_handler,
+    send_body,
+    serve_http,
+    set_handler_env,
+    unset_proxies,
 )
+
+SERVICE = "probe-test"
+HANDLER_PATH = PACKAGE_LAMBDA / "probe" / "app.py"
 MODULE_NAME = "probe_app_under_test"
+CONTEXT = FakeLambdaContext("probe")
 SLOW_SECONDS = 3.0
 DELAYED_SECONDS = 0.3
 TOKEN = "s3cret"
 
 
-@dataclass(frozen=True)
-class FakeLambdaContext:
-    """The attributes Powertools' ``Logger.inject_lambda_context`` reads from the context."""
-
-    function_name: str = "probe"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:probe"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-
-class SiteHandler(BaseHTTPRequestHandler):
+class SiteHandler(NoRequestLog, BaseHTTPRequestHandler):
     """The test site: one behaviour per path."""
 
     def do_GET(self) -> None:
@@ -95,68 +93,34 @@ class SiteHandler(BaseHTTPRequestHandler):
             self._send(404, "Not Found")
 
     def _send(self, status: int, body: str, location: str | None = None) -> None:
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        if location is not None:
-            self.send_header("Location", location)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep the test output clean
-
-
-class SiteServer(ThreadingHTTPServer):
-    # The /slow handler outlives its client; never wait for it.
-    daemon_threads = True
-    block_on_close = False
+        send_body(self, status, body.encode(), "text/plain; charset=utf-8", location)
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
     """Base URL of the test site, served for the whole module."""
-    server = SiteServer(("127.0.0.1", 0), SiteHandler)
-    thread = threading.Thread(target=server.serve_forever, name="probe-test-site", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    # The /slow handler outlives its client; the server never waits for it.
+    with serve_http(SiteHandler, thread_name="probe-test-site") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def closed_port() -> int:
     """A local port nothing listens on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return closed_local_port()
 
 
 @pytest.fixture(scope="module", autouse=True)
 def service_logger() -> Logger:
-    """Create the service's Powertools logger outside any ``capsys`` capture.
-
-    Powertools binds its handler to the ``sys.stdout`` of the moment the service's logger is
-    first created; a capsys stream would be closed for every later test.
-    """
-    return Logger(service=SERVICE)
+    """The service's Powertools logger, created before any ``capsys`` capture."""
+    return create_service_logger(SERVICE)
 
 
 @pytest.fixture(autouse=True)
 def probe_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
+    set_handler_env(monkeypatch, SERVICE, credentials=False)
     monkeypatch.delenv("PROBE_MAX_REDIRECTS", raising=False)
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
+    unset_proxies(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
@@ -166,17 +130,8 @@ def offline_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     ``hang.invalid`` is a lookup that hangs (a lookup ignores the socket timeout) until the
     test ends, when the returned event is set.
     """
-    real_getaddrinfo = socket.getaddrinfo
     release = threading.Event()
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, str) and host.endswith(".invalid"):
-            if host == "hang.invalid":
-                release.wait(timeout=30)
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    answer_invalid_names_offline(monkeypatch, hang_until=release)
     yield release
     release.set()
 
@@ -205,14 +160,8 @@ def load_app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
         monkeypatch.setenv("PROBE_TARGETS", raw)
         if max_redirects is not None:
             monkeypatch.setenv("PROBE_MAX_REDIRECTS", str(max_redirects))
-        spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
-        assert spec is not None
-        assert spec.loader is not None
-        app = importlib.util.module_from_spec(spec)
-        # As an import would (dataclasses look their module up there); gone after the test.
-        monkeypatch.setitem(sys.modules, MODULE_NAME, app)
-        spec.loader.exec_module(app)
-        return app
+        # In sys.modules as an import would put it; gone after the test.
+        return load_handler(HANDLER_PATH, MODULE_NAME, monkeypatch=monkeypatch)
 
     return load
 
@@ -223,7 +172,7 @@ def probe(load_app: Callable[..., ModuleType]) -> Callable[..., dict[str, Any]]:
 
     def run(*targets: dict[str, Any], max_redirects: int | None = None) -> dict[str, Any]:
         app = load_app(list(targets), max_redirects)
-        summary: dict[str, Any] = app.handler({}, FakeLambdaContext())
+        summary: dict[str, Any] = app.handler({}, CONTEXT)
         return summary
 
     return run
@@ -234,17 +183,10 @@ def outcome(summary: dict[str, Any], name: str) -> tuple[bool, int | None, str |
     return result["up"], result["status"], result["reason"]
 
 
-def emf_documents(stdout: str) -> dict[tuple[str, str | None], dict[str, Any]]:
+def emf_by_metric(stdout: str) -> dict[tuple[str, str | None], dict[str, Any]]:
     """EMF documents on stdout by (metric name, Target), without their timestamps."""
     documents: dict[tuple[str, str | None], dict[str, Any]] = {}
-    for line in stdout.splitlines():
-        try:
-            document = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(document, dict) or "_aws" not in document:
-            continue
-        assert isinstance(document["_aws"].pop("Timestamp"), int)
+    for document in emf_documents(stdout):
         (definition,) = document["_aws"]["CloudWatchMetrics"]
         (metric,) = definition["Metrics"]
         key = (metric["Name"], document.get("Target"))
@@ -429,7 +371,7 @@ def test_emf_availability_and_latency_per_target_with_service_and_target_dimensi
 ) -> None:
     capsys.readouterr()
     summary = probe(target("healthy", f"{site}/healthy"), target("error", f"{site}/error"))
-    documents = emf_documents(capsys.readouterr().out)
+    documents = emf_by_metric(capsys.readouterr().out)
 
     def metric_document(name: str, unit: str, target_name: str, value: float) -> dict[str, Any]:
         return {
@@ -481,30 +423,16 @@ def test_emf_availability_and_latency_per_target_with_service_and_target_dimensi
     }
 
 
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 def test_one_structured_log_line_per_target_warning_when_down(
     site: str, probe: Callable[..., dict[str, Any]]
 ) -> None:
-    handler = ListHandler()
-    service_logger = logging.getLogger(SERVICE)
-    service_logger.addHandler(handler)
-    try:
+    with captured_logs(SERVICE) as records:
         summary = probe(target("healthy", f"{site}/healthy"), target("error", f"{site}/error"))
-    finally:
-        service_logger.removeHandler(handler)
 
     fields = ("target", "url", "up", "status", "latency_ms", "reason")
     lines = [
         (record.levelname, record.getMessage(), {key: record.__dict__[key] for key in fields})
-        for record in handler.records
+        for record in records
     ]
     assert lines == [
         (

@@ -6,37 +6,33 @@ and received from a (mocked) queue, and the priced orders land in a (mocked) Dyn
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-REGION = "us-east-1"
-TABLE_NAME = "queue-worker-example-orders"
-HANDLER_PATH = (
-    Path(__file__).resolve().parents[2] / "lambda_src" / "queue_worker_example" / "app.py"
+from tests.handlers.support import (
+    LAMBDA_SRC,
+    REGION,
+    FakeLambdaContext,
+    create_queue,
+    create_table,
+    empty_table,
+    failed_ids,
+    load_handler,
+    mocked_aws,
+    to_lambda_sqs_record,
 )
+
+TABLE_NAME = "queue-worker-example-orders"
+HANDLER_PATH = LAMBDA_SRC / "queue_worker_example" / "app.py"
 MODULE_NAME = "queue_worker_example_app_under_test"
-
-
-@dataclass(frozen=True)
-class FakeLambdaContext:
-    """The attributes Powertools' ``Logger.inject_lambda_context`` reads from the context."""
-
-    function_name: str = "queue-worker-example"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = (
-        f"arn:aws:lambda:{REGION}:123456789012:function:queue-worker-example"
-    )
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+CONTEXT = FakeLambdaContext("queue-worker-example")
 
 
 @dataclass(frozen=True)
@@ -46,31 +42,6 @@ class AwsEnv:
     sqs: Any
     queue_url: str
     queue_arn: str
-
-
-def to_lambda_sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    """Convert one message from SQS ``ReceiveMessage`` into the record shape Lambda delivers."""
-    message_attributes = {
-        name: {
-            "stringValue": value.get("StringValue"),
-            "binaryValue": value.get("BinaryValue"),
-            "stringListValues": value.get("StringListValues", []),
-            "binaryListValues": value.get("BinaryListValues", []),
-            "dataType": value["DataType"],
-        }
-        for name, value in message.get("MessageAttributes", {}).items()
-    }
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": message_attributes,
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
 
 
 def sqs_event(env: AwsEnv, bodies: list[str]) -> tuple[dict[str, Any], list[str]]:
@@ -106,10 +77,6 @@ def sqs_event(env: AwsEnv, bodies: list[str]) -> tuple[dict[str, Any], list[str]
     return {"Records": records}, sent_ids
 
 
-def failed_ids(response: dict[str, Any]) -> list[str]:
-    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
-
-
 def stored_items(env: AwsEnv) -> dict[str, dict[str, Any]]:
     return {item["order_id"]: item for item in env.table.scan()["Items"]}
 
@@ -125,45 +92,19 @@ def order(order_id: str, *items: tuple[int, float]) -> str:
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[AwsEnv]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.delenv("AWS_SESSION_TOKEN", raising=False)
-        mp.delenv("AWS_PROFILE", raising=False)
-        mp.setenv("TABLE_NAME", TABLE_NAME)
-        mp.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-        mp.setenv("POWERTOOLS_SERVICE_NAME", "queue-worker-example")
-        mp.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPatternsTests")
-        with mock_aws():
-            dynamodb = boto3.resource("dynamodb", region_name=REGION)
-            table = dynamodb.create_table(
-                TableName=TABLE_NAME,
-                KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            sqs = boto3.client("sqs", region_name=REGION)
-            queue_url = sqs.create_queue(QueueName="queue-worker-example")["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
-
-            # Loaded inside mock_aws so the boto3 resource it creates at import time is mocked.
-            spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
-            assert spec is not None
-            assert spec.loader is not None
-            app = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(app)
-
-            yield AwsEnv(app=app, table=table, sqs=sqs, queue_url=queue_url, queue_arn=queue_arn)
+    with mocked_aws("queue-worker-example", TABLE_NAME=TABLE_NAME):
+        table = create_table(TABLE_NAME, "order_id")
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue_url, queue_arn = create_queue(sqs, "queue-worker-example")
+        # Loaded inside mock_aws so the boto3 resource it creates at import time is mocked.
+        app = load_handler(HANDLER_PATH, MODULE_NAME)
+        yield AwsEnv(app=app, table=table, sqs=sqs, queue_url=queue_url, queue_arn=queue_arn)
 
 
 @pytest.fixture
 def env(aws: AwsEnv) -> AwsEnv:
     """The module-wide AWS mocks, with an empty orders table for each test."""
-    for item in aws.table.scan(ProjectionExpression="order_id")["Items"]:
-        aws.table.delete_item(Key={"order_id": item["order_id"]})
+    empty_table(aws.table, "order_id")
     return aws
 
 
@@ -177,7 +118,7 @@ def test_all_good_batch_reports_no_failures_and_stores_every_order(env: AwsEnv) 
         ],
     )
 
-    response = env.app.handler(event, FakeLambdaContext())
+    response = env.app.handler(event, CONTEXT)
 
     assert response == {"batchItemFailures": []}
     assert stored_items(env) == {
@@ -212,7 +153,7 @@ def test_poison_order_is_the_only_failure_and_the_rest_are_stored(env: AwsEnv) -
         ],
     )
 
-    response = env.app.handler(event, FakeLambdaContext())
+    response = env.app.handler(event, CONTEXT)
 
     assert failed_ids(response) == [ids[1]]
     assert stored_items(env) == {
@@ -237,7 +178,7 @@ def test_malformed_json_body_is_an_item_failure_and_the_others_succeed(env: AwsE
         ['{"order_id": "broken", "items": [', order("ok-1", (3, 1)), order("ok-2", (1, 0.25))],
     )
 
-    response = env.app.handler(event, FakeLambdaContext())
+    response = env.app.handler(event, CONTEXT)
 
     assert failed_ids(response) == [ids[0]]
     assert set(stored_items(env)) == {"ok-1", "ok-2"}
@@ -248,7 +189,7 @@ def test_malformed_json_body_is_an_item_failure_and_the_others_succeed(env: AwsE
 def test_non_object_json_body_is_an_item_failure(env: AwsEnv) -> None:
     event, ids = sqs_event(env, [order("fine", (1, 2)), "[1,2]"])
 
-    response = env.app.handler(event, FakeLambdaContext())
+    response = env.app.handler(event, CONTEXT)
 
     assert failed_ids(response) == [ids[1]]
     assert set(stored_items(env)) == {"fine"}
@@ -271,7 +212,7 @@ def test_price_order_rejects_a_non_object_as_invalid_order(aws: AwsEnv) -> None:
 def test_batch_where_every_record_fails_reports_each_instead_of_raising(env: AwsEnv) -> None:
     event, ids = sqs_event(env, ["not json", order("bad", (0, 1))])
 
-    response = env.app.handler(event, FakeLambdaContext())
+    response = env.app.handler(event, CONTEXT)
 
     assert sorted(failed_ids(response)) == sorted(ids)
     assert stored_items(env) == {}

@@ -10,15 +10,12 @@ Powertools EMF documents on stdout, parsed back from the captured output.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import json
 import logging
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -27,21 +24,25 @@ from aws_lambda_powertools import Logger
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-SERVICE = "command-router-test"
-NAMESPACE = "ServerlessPatternsTests"
-HANDLER_PATH = (
-    Path(__file__).resolve().parents[2] / "serverless_patterns" / "_lambda" / "router" / "app.py"
+from tests.handlers.support import (
+    LAMBDA_REQUEST_ID,
+    NAMESPACE,
+    PACKAGE_LAMBDA,
+    FakeLambdaContext,
+    api_gateway_event,
+    captured_logs,
+    create_service_logger,
+    emf_documents,
+    function_arn,
+    load_handler,
+    set_handler_env,
 )
+
+SERVICE = "command-router-test"
+HANDLER_PATH = PACKAGE_LAMBDA / "router" / "app.py"
 MODULE_NAME = "router_app_under_test"
 API_REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-LAMBDA_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
-
-
-def function_arn(name: str) -> str:
-    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-
+CONTEXT = FakeLambdaContext("command-router", aws_request_id=LAMBDA_REQUEST_ID)
 
 GET_USER_V1 = function_arn("account-get-user-v1")
 GET_USER_V2 = function_arn("account-get-user-v2")
@@ -70,16 +71,6 @@ USER_V2 = {
     "user": {"id": "u-1", "displayName": "Ada Lovelace", "createdAt": "2025-01-02T03:04:05.678Z"}
 }
 STACK_TRACE = ['  File "/var/task/app.py", line 42, in handler\n    raise UserNotFoundError(msg)\n']
-
-
-@dataclass(frozen=True)
-class FakeLambdaContext:
-    """The attributes Powertools' ``Logger.inject_lambda_context`` reads from the context."""
-
-    function_name: str = "command-router"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:command-router"
-    aws_request_id: str = LAMBDA_REQUEST_ID
 
 
 class JsonPayload:
@@ -167,13 +158,13 @@ class Router:
 
     def http(self, event: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
         """Run the handler on an API Gateway event: status, headers and the decoded body."""
-        response = self.app.handler(event, FakeLambdaContext())
+        response = self.app.handler(event, CONTEXT)
         assert set(response) == {"statusCode", "headers", "body"}
         assert isinstance(response["body"], str)
         return response["statusCode"], response["headers"], json.loads(response["body"])
 
     def direct(self, event: Any) -> dict[str, Any]:
-        response: dict[str, Any] = self.app.handler(event, FakeLambdaContext())
+        response: dict[str, Any] = self.app.handler(event, CONTEXT)
         return response
 
 
@@ -188,30 +179,18 @@ def api_event(
     base64_encoded: bool = False,
 ) -> dict[str, Any]:
     """An API Gateway REST API Lambda proxy integration event."""
-    path = resource.replace("{name}", name or "")
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()} if headers else None,
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": {"name": name} if name is not None else None,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "a1b2c3d4e5",
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": API_REQUEST_ID,
-            "identity": {"sourceIp": "203.0.113.7", "userAgent": "tests"},
-        },
-        "body": body,
-        "isBase64Encoded": base64_encoded,
-    }
+    return api_gateway_event(
+        method,
+        resource,
+        resource.replace("{name}", name or ""),
+        request_id=API_REQUEST_ID,
+        headers=headers,
+        query=query,
+        multi_value_query={k: [v] for k, v in query.items()} if query else None,
+        path_parameters={"name": name} if name is not None else None,
+        body=body,
+        base64_encoded=base64_encoded,
+    )
 
 
 def post(name: str, body: str | None, **kwargs: Any) -> dict[str, Any]:
@@ -228,24 +207,13 @@ def compact_size(event: dict[str, Any]) -> int:
 
 @pytest.fixture(scope="module", autouse=True)
 def service_logger() -> Logger:
-    """Create the service's Powertools logger outside any ``capsys`` capture.
-
-    Powertools binds its handler to the ``sys.stdout`` of the moment the service's logger is
-    first created; a capsys stream would be closed for every later test.
-    """
-    return Logger(service=SERVICE)
+    """The service's Powertools logger, created before any ``capsys`` capture."""
+    return create_service_logger(SERVICE)
 
 
 @pytest.fixture(autouse=True)
 def router_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
+    set_handler_env(monkeypatch, SERVICE)
     monkeypatch.setenv("COMMAND_ROUTES", json.dumps(ROUTES))
     monkeypatch.delenv("ROUTER_SYNC_PAYLOAD_LIMIT", raising=False)
     monkeypatch.delenv("ROUTER_ASYNC_PAYLOAD_LIMIT", raising=False)
@@ -258,14 +226,8 @@ def load_app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleType]:
     def load(**environ: str) -> ModuleType:
         for name, value in environ.items():
             monkeypatch.setenv(name, value)
-        spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
-        assert spec is not None
-        assert spec.loader is not None
-        app = importlib.util.module_from_spec(spec)
-        # As an import would (dataclasses look their module up there); gone after the test.
-        monkeypatch.setitem(sys.modules, MODULE_NAME, app)
-        spec.loader.exec_module(app)
-        return app
+        # In sys.modules as an import would put it; gone after the test.
+        return load_handler(HANDLER_PATH, MODULE_NAME, monkeypatch=monkeypatch)
 
     return load
 
@@ -293,39 +255,11 @@ def router(make_router: Callable[..., Router]) -> Router:
     return make_router()
 
 
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def log_records() -> Iterator[list[logging.LogRecord]]:
     """The records the service's logger emits during the test."""
-    handler = ListHandler()
-    service_logger = logging.getLogger(SERVICE)
-    service_logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        service_logger.removeHandler(handler)
-
-
-def emf_documents(stdout: str) -> list[dict[str, Any]]:
-    """EMF documents on stdout, in order, without their timestamps."""
-    documents = []
-    for line in stdout.splitlines():
-        try:
-            document = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(document, dict) and "_aws" in document:
-            assert isinstance(document["_aws"].pop("Timestamp"), int)
-            documents.append(document)
-    return documents
+    with captured_logs(SERVICE) as records:
+        yield records
 
 
 # --- HTTP: dispatch ---------------------------------------------------------------------------
@@ -595,7 +529,7 @@ def test_receiver_that_raised_is_502_with_its_error_type_only(router: Router) ->
         },
     )
 
-    response = router.app.handler(post("getUser", '{"id": "u-404"}'), FakeLambdaContext())
+    response = router.app.handler(post("getUser", '{"id": "u-404"}'), CONTEXT)
 
     assert response == {
         "statusCode": 502,
@@ -669,7 +603,7 @@ def test_unexpected_error_is_500_without_its_message(
     secret = f"Function not found: {GET_USER_V1}"
     router.expect_client_error("ResourceNotFoundException", secret, 404)
 
-    response = router.app.handler(post("getUser", '{"id": "u-1"}'), FakeLambdaContext())
+    response = router.app.handler(post("getUser", '{"id": "u-1"}'), CONTEXT)
 
     assert response == {
         "statusCode": 500,

@@ -11,18 +11,13 @@ not resolve ends in ``.invalid`` (RFC 2606) and is answered here instead of by a
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
 import re
-import socket
-import sys
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,20 +26,30 @@ from xml.sax.saxutils import escape
 import pytest
 from aws_lambda_powertools import Logger
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-SERVICE = "legacy-translator-test"
-NAMESPACE = "ServerlessPatternsTests"
-HANDLER_PATH = (
-    Path(__file__).resolve().parents[2]
-    / "serverless_patterns"
-    / "_lambda"
-    / "translator"
-    / "app.py"
+from tests.handlers.support import (
+    LAMBDA_REQUEST_ID,
+    NAMESPACE,
+    PACKAGE_LAMBDA,
+    FakeLambdaContext,
+    NoRequestLog,
+    answer_invalid_names_offline,
+    api_gateway_event,
+    captured_logs,
+    closed_local_port,
+    create_service_logger,
+    emf_documents,
+    load_handler,
+    send_body,
+    serve_http,
+    set_handler_env,
+    unset_proxies,
 )
+
+SERVICE = "legacy-translator-test"
+HANDLER_PATH = PACKAGE_LAMBDA / "translator" / "app.py"
 MODULE_NAME = "translator_app_under_test"
 API_REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
-LAMBDA_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
+CONTEXT = FakeLambdaContext("legacy-translator", aws_request_id=LAMBDA_REQUEST_ID)
 LEGACY_TIMEOUT = 0.5
 SLOW_SECONDS = 1.5
 JSON_HEADERS = {"Content-Type": "application/json", "X-Correlation-Id": API_REQUEST_ID}
@@ -95,7 +100,7 @@ def items_xml(limit: int) -> bytes:
     )
 
 
-class LegacyHandler(BaseHTTPRequestHandler):
+class LegacyHandler(NoRequestLog, BaseHTTPRequestHandler):
     """The old service: one behaviour per path."""
 
     def do_GET(self) -> None:
@@ -213,45 +218,21 @@ class LegacyHandler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, body: bytes, content_type: str, location: str | None = None
     ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if location is not None:
-            self.send_header("Location", location)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep the test output clean
-
-
-class LegacyServer(ThreadingHTTPServer):
-    # The slow handlers outlive their client; never wait for them.
-    daemon_threads = True
-    block_on_close = False
+        send_body(self, status, body, content_type, location)
 
 
 @pytest.fixture(scope="module")
 def legacy() -> Iterator[str]:
     """Base URL of the legacy service, served for the whole module."""
-    server = LegacyServer(("127.0.0.1", 0), LegacyHandler)
-    thread = threading.Thread(target=server.serve_forever, name="legacy-service", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    # The slow handlers outlive their client; the server never waits for them.
+    with serve_http(LegacyHandler, thread_name="legacy-service") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def closed_port() -> int:
     """A local port nothing listens on."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return closed_local_port()
 
 
 # --- the translator ---------------------------------------------------------------------------
@@ -334,16 +315,6 @@ ROUTES: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class FakeLambdaContext:
-    """The attributes Powertools' ``Logger.inject_lambda_context`` reads from the context."""
-
-    function_name: str = "legacy-translator"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:legacy-translator"
-    aws_request_id: str = LAMBDA_REQUEST_ID
-
-
 def api_event(
     method: str,
     resource: str,
@@ -360,29 +331,18 @@ def api_event(
     multi: dict[str, list[str]] = {}
     for key, value in query or []:
         multi.setdefault(key, []).append(value)
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()} if headers else None,
-        "queryStringParameters": {k: v[-1] for k, v in multi.items()} if multi else None,
-        "multiValueQueryStringParameters": multi or None,
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "a1b2c3d4e5",
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": API_REQUEST_ID,
-            "identity": {"sourceIp": "203.0.113.7", "userAgent": "tests"},
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
+    return api_gateway_event(
+        method,
+        resource,
+        path,
+        request_id=API_REQUEST_ID,
+        headers=headers,
+        query={k: v[-1] for k, v in multi.items()} if multi else None,
+        multi_value_query=multi or None,
+        path_parameters=path_parameters,
+        body=body,
+        base64_encoded=False,
+    )
 
 
 def get(resource: str, **path_parameters: str) -> dict[str, Any]:
@@ -407,37 +367,22 @@ def invalid(reason: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module", autouse=True)
 def service_logger() -> Logger:
-    """Create the service's Powertools logger outside any ``capsys`` capture.
-
-    Powertools binds its handler to the ``sys.stdout`` of the moment the service's logger is
-    first created; a capsys stream would be closed for every later test.
-    """
-    return Logger(service=SERVICE)
+    """The service's Powertools logger, created before any ``capsys`` capture."""
+    return create_service_logger(SERVICE)
 
 
 def set_environment(monkeypatch: pytest.MonkeyPatch, legacy: str) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", SERVICE)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
+    set_handler_env(monkeypatch, SERVICE, credentials=False)
     monkeypatch.setenv("LEGACY_BASE_URL", legacy)
     monkeypatch.setenv("LEGACY_TIMEOUT", str(LEGACY_TIMEOUT))
     monkeypatch.setenv("TRANSLATOR_ROUTES", json.dumps(ROUTES))
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
+    unset_proxies(monkeypatch)
 
 
 def load_module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Load the handler module from its file, as Lambda would, with the current environment."""
-    spec = importlib.util.spec_from_file_location(MODULE_NAME, HANDLER_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # As an import would (dataclasses look their module up there); gone afterwards.
-    monkeypatch.setitem(sys.modules, MODULE_NAME, module)
-    spec.loader.exec_module(module)
-    return module
+    # In sys.modules as an import would put it; gone afterwards.
+    return load_handler(HANDLER_PATH, MODULE_NAME, monkeypatch=monkeypatch)
 
 
 @pytest.fixture(autouse=True)
@@ -470,7 +415,7 @@ Call = Callable[[dict[str, Any]], tuple[int, dict[str, str], Any]]
 
 def call_handler(app: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
     """Run the handler on an API Gateway event: status, headers and the decoded body."""
-    response = app.handler(event, FakeLambdaContext())
+    response = app.handler(event, CONTEXT)
     assert set(response) == {"statusCode", "headers", "body"}
     assert isinstance(response["body"], str)
     body = json.loads(response["body"]) if response["body"] else None
@@ -482,39 +427,11 @@ def call(app: ModuleType) -> Call:
     return lambda event: call_handler(app, event)
 
 
-class ListHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def log_records() -> Iterator[list[logging.LogRecord]]:
     """The records the service's logger emits during the test."""
-    handler = ListHandler()
-    service_logger = logging.getLogger(SERVICE)
-    service_logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        service_logger.removeHandler(handler)
-
-
-def emf_documents(stdout: str) -> list[dict[str, Any]]:
-    """EMF documents on stdout, in order, without their timestamps."""
-    documents = []
-    for line in stdout.splitlines():
-        try:
-            document = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(document, dict) and "_aws" in document:
-            assert isinstance(document["_aws"].pop("Timestamp"), int)
-            documents.append(document)
-    return documents
+    with captured_logs(SERVICE) as records:
+        yield records
 
 
 # --- translated answers -----------------------------------------------------------------------
@@ -890,14 +807,7 @@ def test_refused_connection_is_legacy_unavailable(
 def test_unresolvable_name_is_legacy_unavailable(
     load_app: Callable[..., ModuleType], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_getaddrinfo = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, str) and host.endswith(".invalid"):
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    answer_invalid_names_offline(monkeypatch)
     app = load_app(LEGACY_BASE_URL="https://legacy.invalid/api")
 
     assert call_handler(app, get("/items/{id}", id="42")) == (
