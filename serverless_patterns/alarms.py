@@ -16,19 +16,31 @@ from constructs import Construct
 from serverless_patterns._validation import number
 
 
-def dead_letter_alarm(scope: Construct, id: str, queue: sqs.IQueue) -> cloudwatch.Alarm:
-    """ALARM as soon as one message waits in ``queue`` (a DLQ or failure destination)."""
+def occurrence_alarm(
+    scope: Construct, id: str, *, metric: cloudwatch.IMetric, description: str
+) -> cloudwatch.Alarm:
+    """ALARM on the first occurrence: ``metric`` >= 1 in one period; no data is fine."""
     return cloudwatch.Alarm(
         scope,
         id,
-        alarm_description=f"Messages in {queue.node.path}: work failed and waits to be handled",
-        metric=queue.metric_approximate_number_of_messages_visible(
-            period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
-        ),
+        alarm_description=description,
+        metric=metric,
         threshold=1,
         evaluation_periods=1,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+
+
+def dead_letter_alarm(scope: Construct, id: str, queue: sqs.IQueue) -> cloudwatch.Alarm:
+    """ALARM as soon as one message waits in ``queue`` (a DLQ or failure destination)."""
+    return occurrence_alarm(
+        scope,
+        id,
+        metric=queue.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
+        ),
+        description=f"Messages in {queue.node.path}: work failed and waits to be handled",
     )
 
 

@@ -26,7 +26,7 @@ from constructs import Construct
 from serverless_patterns._assets import packaged_handler_code
 from serverless_patterns._synth import Validation, lazy_string
 from serverless_patterns._validation import Problems, number
-from serverless_patterns.alarms import dead_letter_alarm, notify
+from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
 from serverless_patterns.functions import ServerlessFunction
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.queues import dead_letter_queue
@@ -151,17 +151,13 @@ class CommandRouter(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         """Every alarm: router errors and throttles, API 5xx, async receivers' failure queues."""
         self._add_alarm(
-            cloudwatch.Alarm(
+            occurrence_alarm(
                 self,
                 "RouterErrorsAlarm",
-                alarm_description=f"{self.node.path}: the router itself failed",
                 metric=self.router_function.metric_errors(
                     period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
                 ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                description=f"{self.node.path}: the router itself failed",
             )
         )
 
@@ -361,17 +357,13 @@ class CommandRouter(Construct):
         for method in api.methods:
             acknowledge_method_findings(method, unauthenticated=unauthenticated)
         self._add_alarm(
-            cloudwatch.Alarm(
+            occurrence_alarm(
                 self,
                 "Api5xxAlarm",
-                alarm_description=f"{self.node.path}: the API answered with server errors",
                 metric=api.metric_server_error(
                     period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
                 ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                description=f"{self.node.path}: the API answered with server errors",
             )
         )
         return api

@@ -26,7 +26,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from serverless_patterns._validation import Problems
-from serverless_patterns.alarms import dead_letter_alarm, notify
+from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.queue_worker import QueueWorker
 from serverless_patterns.queues import dead_letter_queue, queue_with_dead_letter
@@ -132,38 +132,30 @@ class FanOutTopic(Construct):
             self.fifo = bool(topic.fifo)
 
         self._add_alarm(
-            cloudwatch.Alarm(
+            occurrence_alarm(
                 self,
                 "NotificationsFailedAlarm",
-                alarm_description=(
-                    f"{self.node.path}: SNS failed to deliver notifications to a subscriber"
-                ),
                 metric=self.topic.metric_number_of_notifications_failed(
                     period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
                 ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                description=(
+                    f"{self.node.path}: SNS failed to deliver notifications to a subscriber"
+                ),
             )
         )
         self._add_alarm(
-            cloudwatch.Alarm(
+            occurrence_alarm(
                 self,
                 "RedriveFailedAlarm",
-                alarm_description=(
-                    f"{self.node.path}: undeliverable messages could not be moved to a "
-                    "subscription's dead-letter queue and are lost"
-                ),
                 metric=self.topic.metric(
                     "NumberOfNotificationsFailedToRedriveToDlq",
                     period=Duration.minutes(5),
                     statistic=cloudwatch.Stats.SUM,
                 ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                description=(
+                    f"{self.node.path}: undeliverable messages could not be moved to a "
+                    "subscription's dead-letter queue and are lost"
+                ),
             )
         )
 

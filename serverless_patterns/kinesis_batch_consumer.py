@@ -25,7 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from serverless_patterns._validation import Problems, number
-from serverless_patterns.alarms import dead_letter_alarm, notify
+from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.queues import dead_letter_queue
 from serverless_patterns.rest_api import acknowledge_rest_api_findings, secure_rest_api
@@ -149,17 +149,13 @@ class KinesisBatchConsumer(Construct):
             ("Read", stream.metric_read_provisioned_throughput_exceeded),
         ):
             self._add_alarm(
-                cloudwatch.Alarm(
+                occurrence_alarm(
                     self,
                     f"{direction}ThroughputExceededAlarm",
-                    alarm_description=(
+                    metric=metric(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+                    description=(
                         f"{self.node.path}: {direction.lower()}s to the stream were throttled"
                     ),
-                    metric=metric(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 )
             )
 

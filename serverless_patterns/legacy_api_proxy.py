@@ -26,7 +26,7 @@ from constructs import Construct
 from serverless_patterns._assets import packaged_handler_code
 from serverless_patterns._synth import Validation, lazy_string
 from serverless_patterns._validation import Problems, number
-from serverless_patterns.alarms import notify
+from serverless_patterns.alarms import notify, occurrence_alarm
 from serverless_patterns.functions import ServerlessFunction
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.rest_api import (
@@ -425,17 +425,13 @@ class LegacyApiProxy(Construct):
                 "Invoked synchronously by API Gateway: every error is answered to the caller.",
             )
             self._add_alarm(
-                cloudwatch.Alarm(
+                occurrence_alarm(
                     self,
                     "TranslatorErrorsAlarm",
-                    alarm_description=f"{self.node.path}: the translator itself failed",
                     metric=self.translator_function.metric_errors(
                         period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
                     ),
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    description=f"{self.node.path}: the translator itself failed",
                 )
             )
         return self.translator_function
