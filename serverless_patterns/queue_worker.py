@@ -92,7 +92,7 @@ class QueueWorker(Construct):
     ) -> None:
         problems = Problems("QueueWorker", scope, id)
         function_timeout = _function_timeout(handler)
-        window = max_batching_window.to_seconds() if max_batching_window else 0
+        window = max_batching_window.to_seconds(integral=False) if max_batching_window else 0
         _check_batching(problems, batch_size, window, fifo)
         problems.check_range("max_receive_count", max_receive_count, 1, 1000)
         problems.check_range("max_concurrency", max_concurrency, 2, 1000)
@@ -234,7 +234,7 @@ def _function_timeout(handler: lambda_.IFunction) -> float | None:
     if not isinstance(handler, lambda_.Function):
         return None
     timeout = handler.timeout
-    return (timeout or _LAMBDA_DEFAULT_TIMEOUT).to_seconds()
+    return (timeout or _LAMBDA_DEFAULT_TIMEOUT).to_seconds(integral=False)
 
 
 def _check_batching(problems: Problems, batch_size: int, window: float, fifo: bool) -> None:
@@ -256,7 +256,14 @@ def _check_batching(problems: Problems, batch_size: int, window: float, fifo: bo
                 f"must be at least 1 second when batch_size={batch_size} is above 10",
                 "Duration.seconds(1)..Duration.seconds(300)",
             )
-    if window > 300:
+    if not float(window).is_integer():
+        problems.add(
+            "max_batching_window",
+            Duration.seconds(window),
+            "is not whole seconds",
+            "0..300 seconds",
+        )
+    elif window > 300:
         problems.add(
             "max_batching_window", Duration.seconds(window), "is not allowed", "0..300 seconds"
         )
@@ -265,8 +272,12 @@ def _check_batching(problems: Problems, batch_size: int, window: float, fifo: bo
 def _check_visibility(
     problems: Problems, visibility_timeout: Duration, function_timeout: float | None
 ) -> None:
-    seconds = visibility_timeout.to_seconds()
-    if function_timeout is not None and seconds < function_timeout:
+    seconds = visibility_timeout.to_seconds(integral=False)
+    if not float(seconds).is_integer():
+        problems.add(
+            "visibility_timeout", visibility_timeout, "is not whole seconds", "whole seconds"
+        )
+    elif function_timeout is not None and seconds < function_timeout:
         problems.add(
             "visibility_timeout",
             visibility_timeout,

@@ -420,6 +420,16 @@ PATH = "QueueWorker at 'TestStack/Orders'"
             "(allowed: Duration.seconds(1)..Duration.seconds(300))",
         ),
         ({"max_receive_count": 0}, "max_receive_count=0 is not allowed (allowed: 1..1000)"),
+        (
+            {"max_batching_window": Duration.millis(1500)},
+            "max_batching_window=Duration.seconds(1.5) is not whole seconds "
+            "(allowed: 0..300 seconds)",
+        ),
+        (
+            {"visibility_timeout": Duration.millis(90500)},
+            "visibility_timeout=Duration.seconds(90.5) is not whole seconds "
+            "(allowed: whole seconds)",
+        ),
         ({"max_concurrency": 1}, "max_concurrency=1 is not allowed (allowed: 2..1000)"),
         ({"max_concurrency": 1001}, "max_concurrency=1001 is not allowed (allowed: 2..1000)"),
         (
