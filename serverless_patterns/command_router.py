@@ -18,7 +18,6 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -26,10 +25,9 @@ from constructs import Construct
 from serverless_patterns._assets import packaged_handler_code
 from serverless_patterns._synth import Validation, lazy_string
 from serverless_patterns._validation import Problems, number
-from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
-from serverless_patterns.functions import ServerlessFunction
+from serverless_patterns.alarms import notify, occurrence_alarm
+from serverless_patterns.functions import ServerlessFunction, async_failure_destination
 from serverless_patterns.nag import acknowledge
-from serverless_patterns.queues import dead_letter_queue
 from serverless_patterns.rest_api import (
     acknowledge_method_findings,
     acknowledge_stage_findings,
@@ -227,25 +225,22 @@ class CommandRouter(Construct):
         )
         failure_queue = None
         if asynchronous:
-            failure_queue = dead_letter_queue(self, f"{key}FailureQueue")
-            lambda_.EventInvokeConfig(
+            destination = async_failure_destination(
                 self,
-                f"{key}InvokeConfig",
-                function=handler,
-                on_failure=destinations.SqsDestination(failure_queue),
+                handler,
+                queue_id=f"{key}FailureQueue",
+                config_id=f"{key}InvokeConfig",
+                alarm_id=f"{key}FailureAlarm",
                 retry_attempts=2,
+                invoked_by=self.node.path,
             )
-            self._add_alarm(dead_letter_alarm(self, f"{key}FailureAlarm", failure_queue))
-        if isinstance(handler, lambda_.Function):
+            failure_queue = destination.queue
+            self._add_alarm(destination.alarm)
+        elif isinstance(handler, lambda_.Function):
             acknowledge(
                 handler,
                 "Serverless-LambdaDLQ",
-                (
-                    f"Invoked asynchronously by {self.node.path}: failures go to the "
-                    "EventInvokeConfig on-failure queue, which is alarmed on."
-                )
-                if asynchronous
-                else f"Invoked synchronously by {self.node.path}: errors go back to the caller.",
+                f"Invoked synchronously by {self.node.path}: errors go back to the caller.",
             )
         registered = CommandVersion(name, version, handler, asynchronous, failure_queue)
         self._versions.append(registered)

@@ -17,7 +17,6 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3_notifications
 from aws_cdk import aws_sns as sns
@@ -27,7 +26,7 @@ from constructs import Construct
 
 from serverless_patterns._validation import Problems
 from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
-from serverless_patterns.nag import acknowledge
+from serverless_patterns.functions import async_failure_destination
 from serverless_patterns.queue_worker import QueueWorker
 from serverless_patterns.queues import dead_letter_queue, queue_with_dead_letter
 
@@ -209,23 +208,17 @@ class FanOutTopic(Construct):
         problems.raise_if_any()
 
         dlq = self._subscription_dead_letter_queue(subscriber_id)
-        failures = dead_letter_queue(self, f"{subscriber_id}InvokeFailureQueue")
-        lambda_.EventInvokeConfig(
+        destination = async_failure_destination(
             self,
-            f"{subscriber_id}InvokeConfig",
-            function=function,
-            on_failure=destinations.SqsDestination(failures),
-            max_event_age=max_event_age,
+            function,
+            queue_id=f"{subscriber_id}InvokeFailureQueue",
+            config_id=f"{subscriber_id}InvokeConfig",
+            alarm_id=f"{subscriber_id}InvokeFailureAlarm",
             retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+            invoked_by=self.node.path,
         )
-        self._add_alarm(dead_letter_alarm(self, f"{subscriber_id}InvokeFailureAlarm", failures))
-        if isinstance(function, lambda_.Function):
-            acknowledge(
-                function,
-                "Serverless-LambdaDLQ",
-                f"Asynchronous invocations by {self.node.path} fail over to the on-failure "
-                f"destination {failures.node.path} (EventInvokeConfig), which is alarmed on.",
-            )
+        self._add_alarm(destination.alarm)
         # The subscription and its invoke permission belong to this construct (stable ids), and
         # the permission names the function as the EventInvokeConfig does.
         permission = lambda_.CfnPermission(

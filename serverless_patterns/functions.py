@@ -16,16 +16,22 @@ import importlib.metadata
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from aws_cdk import AssetHashType, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from serverless_patterns._validation import Problems
+from serverless_patterns.alarms import dead_letter_alarm
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
+from serverless_patterns.queues import dead_letter_queue
 
 #: Distributions copied into the Powertools layer: Powertools, its dependencies, and the
 #: X-Ray SDK that its Tracer needs. boto3/botocore come with the Lambda runtime.
@@ -252,3 +258,47 @@ class ServerlessFunction(lambda_.Function):
             "permissions; this policy holds only those two actions.",
         )
         self.node.add_dependency(tracing_policy)
+
+
+@dataclass(frozen=True)
+class AsyncFailureDestination:
+    """Where asynchronous invocations of a function go when they fail, and its alarm."""
+
+    queue: sqs.Queue
+    alarm: cloudwatch.Alarm
+
+
+def async_failure_destination(
+    scope: Construct,
+    function: lambda_.IFunction,
+    *,
+    queue_id: str,
+    config_id: str,
+    alarm_id: str,
+    retry_attempts: int,
+    invoked_by: str,
+    max_event_age: Duration | None = None,
+) -> AsyncFailureDestination:
+    """Keep what an asynchronous invocation could not process: an alarmed on-failure queue.
+
+    Creates the queue (a 14-day, encrypted DLQ), the function's ``EventInvokeConfig`` pointing
+    at it, and the alarm on it (the caller decides whom the alarm notifies).
+    """
+    queue = dead_letter_queue(scope, queue_id)
+    lambda_.EventInvokeConfig(
+        scope,
+        config_id,
+        function=function,
+        on_failure=destinations.SqsDestination(queue),
+        retry_attempts=retry_attempts,
+        max_event_age=max_event_age,
+    )
+    if isinstance(function, lambda_.Function):
+        acknowledge(
+            function,
+            "Serverless-LambdaDLQ",
+            f"Invoked asynchronously by {invoked_by}: failed invocations go to the "
+            f"EventInvokeConfig on-failure queue {queue.node.path}, which is alarmed on (the "
+            "rule only looks for DeadLetterConfig).",
+        )
+    return AsyncFailureDestination(queue, dead_letter_alarm(scope, alarm_id, queue))

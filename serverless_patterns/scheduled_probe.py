@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
@@ -27,8 +25,7 @@ from constructs import Construct
 from serverless_patterns._assets import packaged_handler_code
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, encrypted_alarm_topic, notify
-from serverless_patterns.functions import ServerlessFunction
-from serverless_patterns.nag import acknowledge
+from serverless_patterns.functions import ServerlessFunction, async_failure_destination
 from serverless_patterns.queues import dead_letter_queue
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -195,22 +192,18 @@ class ScheduledProbe(Construct):
 
         # Scheduler invokes asynchronously: a run that fails after Lambda's retry is kept here,
         # and a run the scheduler could not invoke at all lands in the schedule's DLQ.
-        self.failure_queue = dead_letter_queue(self, "InvokeFailureQueue")
-        """Probe runs that failed (Lambda's on-failure destination)."""
-        lambda_.EventInvokeConfig(
+        failure_destination = async_failure_destination(
             self,
-            "InvokeConfig",
-            function=self.function,
-            on_failure=destinations.SqsDestination(self.failure_queue),
+            self.function,
+            queue_id="InvokeFailureQueue",
+            config_id="InvokeConfig",
+            alarm_id="InvokeFailureAlarm",
             retry_attempts=0,
             max_event_age=Duration.seconds(max(60, interval or 300)),
+            invoked_by=f"the schedule of {self.node.path}",
         )
-        acknowledge(
-            self.function,
-            "Serverless-LambdaDLQ",
-            "Asynchronous runs fail over to the EventInvokeConfig on-failure queue, which is "
-            "alarmed on (the rule only looks for DeadLetterConfig).",
-        )
+        self.failure_queue = failure_destination.queue
+        """Probe runs that failed (Lambda's on-failure destination)."""
         self.schedule_dead_letter_queue = dead_letter_queue(self, "ScheduleDeadLetterQueue")
         """Invocations the scheduler could not deliver."""
         # The scheduler's own role, allowed to invoke exactly this function ($LATEST, no ":*"
@@ -278,7 +271,7 @@ class ScheduledProbe(Construct):
             )
         notify(self.alarms, self.alert_topic)
         probe_alarms = [
-            dead_letter_alarm(self, "InvokeFailureAlarm", self.failure_queue),
+            failure_destination.alarm,
             dead_letter_alarm(self, "ScheduleDeadLetterAlarm", self.schedule_dead_letter_queue),
         ]
         if alert_emails or alert_phone_numbers:
