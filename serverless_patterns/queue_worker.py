@@ -19,7 +19,7 @@ from constructs import Construct
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, message_age_alarm, notify
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
-from serverless_patterns.queues import queue_with_dead_letter
+from serverless_patterns.queues import configured_dead_letter_queue, queue_with_dead_letter
 
 _DEFAULT_BATCH_SIZE = 10
 _DEFAULT_MAX_RECEIVE_COUNT = 5
@@ -305,19 +305,13 @@ def _check_existing_queue(
                 "only shapes a queue this construct creates, but queue= was given",
                 "leave it out, or drop queue=",
             )
-    if dead_letter_queue is None and _configured_dead_letter_queue(queue) is None:
+    if dead_letter_queue is None and configured_dead_letter_queue(queue) is None:
         problems.add(
             "queue",
             queue,
             "has no known dead-letter queue: failing messages would be retried until they expire",
             "a Queue created with dead_letter_queue=, or pass its DLQ as dead_letter_queue=",
         )
-
-
-def _configured_dead_letter_queue(queue: sqs.IQueue) -> sqs.IQueue | None:
-    """The DLQ of a ``Queue`` defined in this app with ``dead_letter_queue=``, else None."""
-    configured = queue.dead_letter_queue if isinstance(queue, sqs.Queue) else None
-    return configured.queue if configured is not None else None
 
 
 def _visibility_seconds_of(queue: sqs.IQueue, function_timeout: float | None) -> float:

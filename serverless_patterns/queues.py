@@ -89,3 +89,9 @@ def queue_with_dead_letter(
         **_encryption(encryption_key),  # type: ignore[arg-type]
     )
     return QueueWithDeadLetter(queue=queue, dead_letter_queue=dlq)
+
+
+def configured_dead_letter_queue(queue: sqs.IQueue) -> sqs.IQueue | None:
+    """The DLQ of a ``Queue`` defined in this app with ``dead_letter_queue=``, else None."""
+    configured = queue.dead_letter_queue if isinstance(queue, sqs.Queue) else None
+    return configured.queue if configured is not None else None
