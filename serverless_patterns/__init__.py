@@ -2,6 +2,13 @@
 
 from serverless_patterns.command_router import CommandRouter, CommandVersion
 from serverless_patterns.fan_out_topic import FanOutTopic
+from serverless_patterns.filter_pipeline import (
+    Connector,
+    FilterPipeline,
+    PipelineStage,
+    Stage,
+    stage_layer_for,
+)
 from serverless_patterns.functions import (
     ASSET_EXCLUDES,
     ServerlessFunction,
@@ -22,15 +29,20 @@ __all__ = [
     "INFINITE",
     "CommandRouter",
     "CommandVersion",
+    "Connector",
     "FanOutTopic",
+    "FilterPipeline",
     "KinesisBatchConsumer",
     "LegacyApiProxy",
+    "PipelineStage",
     "ProbeTarget",
     "QueueWorker",
     "Route",
     "ScheduledProbe",
     "ServerlessFunction",
+    "Stage",
     "StreamConsumerResources",
     "latest_python_runtime",
     "powertools_layer_for",
+    "stage_layer_for",
 ]

@@ -57,7 +57,14 @@ _APP = textwrap.dedent(
     from aws_cdk import aws_lambda as lambda_
 
     import serverless_patterns
-    from serverless_patterns import ProbeTarget, QueueWorker, ScheduledProbe, ServerlessFunction
+    from serverless_patterns import (
+        FilterPipeline,
+        ProbeTarget,
+        QueueWorker,
+        ScheduledProbe,
+        ServerlessFunction,
+        Stage,
+    )
 
     outdir = sys.argv[1]
     app = cdk.App(outdir=outdir, analytics_reporting=False)
@@ -70,6 +77,13 @@ _APP = textwrap.dedent(
     )
     QueueWorker(stack, "Jobs", handler=fn)
     ScheduledProbe(stack, "Probe", targets=[ProbeTarget(url="https://example.com/")])
+    stage = ServerlessFunction(
+        stack,
+        "StageFunction",
+        code=lambda_.Code.from_inline("def handler(event, context):\\n    return {}\\n"),
+        handler="index.handler",
+    )
+    FilterPipeline(stack, "Pipeline", stages=[Stage(name="only", handler=stage)])
     app.synth()
     print(json.dumps({"package_file": serverless_patterns.__file__}))
     """
@@ -271,14 +285,20 @@ def test_consumer_app_synthesizes_from_outside_the_repo(
         return [r for r in resources.values() if r["Type"] == kind]
 
     layers = of_type("AWS::Lambda::LayerVersion")
-    assert len(layers) == 1, layers
-    # QueueWorker's queue and DLQ, the probe's on-failure queue and schedule DLQ.
-    assert len(of_type("AWS::SQS::Queue")) == 4
+    assert len(layers) == 2, layers  # Powertools, and the pipeline's stage helper
+    # QueueWorker's queue and DLQ, the probe's on-failure queue and schedule DLQ, the pipeline
+    # stage's queue and DLQ and its rejected queue.
+    assert len(of_type("AWS::SQS::Queue")) == 7
     mappings = of_type("AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 1, mappings
-    assert mappings[0]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert len(mappings) == 2, mappings
+    assert all(
+        m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings
+    )
 
-    layer_dir = outdir / _asset_path(outdir, "ConsumerStack", layers[0])
+    (powertools,) = [
+        layer for layer in layers if "Powertools" in layer["Properties"]["Description"]
+    ]
+    layer_dir = outdir / _asset_path(outdir, "ConsumerStack", powertools)
     assert layer_dir.is_dir(), f"layer asset {layer_dir.name} not staged in {outdir}"
     assert (layer_dir / "python" / "aws_lambda_powertools" / "__init__.py").is_file(), sorted(
         p.name for p in (layer_dir / "python").iterdir()
@@ -301,3 +321,23 @@ def test_packaged_handler_code_deploys_from_the_installed_wheel(
     assert len(probes) == 1, probes
     code_dir = outdir / _asset_path(outdir, "ConsumerStack", probes[0])
     assert sorted(p.name for p in code_dir.iterdir()) == ["app.py"]
+
+
+@pytest.mark.slow
+def test_stage_helper_layer_is_built_from_the_installed_wheel(
+    installed: Installed, consumer: tuple[Path, str]
+) -> None:
+    """The stage layer holds the installed ``serverless_patterns/stage.py`` and a stub package."""
+    outdir, _ = consumer
+    template = json.loads((outdir / "ConsumerStack.template.json").read_text())
+    (layer,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::LayerVersion"
+        and "stage helper" in r["Properties"]["Description"]
+    ]
+    package = outdir / _asset_path(outdir, "ConsumerStack", layer) / "python" / PACKAGE
+    assert sorted(p.name for p in package.iterdir()) == ["__init__.py", "stage.py"]
+    installed_stage = installed.site_packages / PACKAGE / "stage.py"
+    assert (package / "stage.py").read_bytes() == installed_stage.read_bytes()
+    assert "import aws_cdk" not in (package / "__init__.py").read_text()

@@ -1,0 +1,960 @@
+"""FilterPipeline: pipes and filters.
+
+A processing task is split into single-purpose stages (filters) joined by durable connectors
+(pipes). Each stage transforms one item, takes it out of the pipeline with a reason, or fails;
+nothing that failed is lost, and where it failed is obvious.
+
+Two connectors, one stage contract (:mod:`serverless_patterns.stage`):
+
+* ``Connector.QUEUES`` (choreography): every stage is a :class:`QueueWorker` with its own queue
+  and dead-letter queue; the stage helper sends each result to the next stage's queue, the last
+  stage's to ``output``, and filtered items to ``rejected``.
+* ``Connector.STATE_MACHINE`` (orchestration): one Step Functions workflow runs the stages in
+  order, retries transient Lambda errors, sends a failed item with its stage name to the
+  pipeline's dead-letter queue (Catch per stage), sends filtered items to ``rejected`` (Choice
+  per stage) and publishes accepted items to ``output``. An EventBridge Pipe starts it for each
+  message of the input queue (an Express workflow synchronously, so the pipe only deletes a
+  message once its execution ended); a bucket source starts it through an EventBridge rule.
+"""
+
+from __future__ import annotations
+
+import atexit
+import enum
+import functools
+import hashlib
+import importlib.resources
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+from aws_cdk import Annotations, AssetHashType, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_pipes as pipes
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from serverless_patterns._validation import Problems, number
+from serverless_patterns.alarms import (
+    dead_letter_alarm,
+    message_age_alarm,
+    notify,
+    occurrence_alarm,
+)
+from serverless_patterns.functions import latest_python_runtime
+from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
+from serverless_patterns.queue_worker import QueueWorker
+from serverless_patterns.queues import (
+    DEAD_LETTER_RETENTION,
+    configured_dead_letter_queue,
+    dead_letter_queue,
+    queue_with_dead_letter,
+)
+from serverless_patterns.stage import NEXT_ENV, REJECTED_ENV, STAGE_ENV, STAGE_KEY
+
+#: Stage names end up in construct ids, state names, metric dimensions and messages.
+STAGE_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+#: The longest an Express workflow execution may run.
+EXPRESS_MAX_SECONDS = 300
+_LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3.0
+_TRANSIENT_LAMBDA_ERRORS = [
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+_DEFAULT_RETRY_ATTEMPTS = 3
+_INPUT_MAX_RECEIVE_COUNT = 5
+_REJECTED_AGE_ALARM = Duration.days(7)  # half of the 14 days a rejected item is kept
+_STAGE_LAYER_ID = "PipelineStageLayer"
+
+
+class Connector(enum.Enum):
+    """How the stages of a :class:`FilterPipeline` are joined."""
+
+    QUEUES = "QUEUES"
+    """Choreography: an SQS queue (and DLQ) in front of every stage."""
+    STATE_MACHINE = "STATE_MACHINE"
+    """Orchestration: a Step Functions workflow invokes the stages in order."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    """One filter of a :class:`FilterPipeline`.
+
+    Args:
+        name: the stage's name: a letter, then letters, digits, ``_`` or ``-``; 1..32
+            characters; unique in the pipeline (ignoring case, ``_`` and ``-``). It names the
+            stage's constructs, states, metrics and rejected/failed messages: choose it once.
+        handler: the stage function, written with :func:`serverless_patterns.stage.pipeline_stage`
+            (or speaking its contract). With ``Connector.QUEUES`` it must be a ``Function`` of
+            this app (the pipeline sets its environment) and serve this stage only.
+        batch_size: QUEUES only: messages per invocation, 1..10. Default 10.
+        max_concurrency: QUEUES only: most concurrent invocations, 2..1000. Default none.
+        max_receive_count: QUEUES only: receives before a message moves to this stage's DLQ,
+            1..1000. Default 5.
+        retry_attempts: STATE_MACHINE only: retries of transient Lambda errors (service errors,
+            throttling), 0..10, backing off from 1 s. Default 3. Errors the function raises are
+            not retried: the item goes to the dead-letter queue.
+    """
+
+    name: str
+    handler: lambda_.IFunction
+    batch_size: int | None = None
+    max_concurrency: int | None = None
+    max_receive_count: int | None = None
+    retry_attempts: int | None = None
+
+
+@dataclass(frozen=True)
+class PipelineStage:
+    """What a :class:`FilterPipeline` built for one stage."""
+
+    name: str
+    function: lambda_.IFunction
+    worker: QueueWorker | None
+    """The stage's QueueWorker (``Connector.QUEUES``), else None."""
+    task: tasks.LambdaInvoke | None
+    """The stage's task state (``Connector.STATE_MACHINE``), else None."""
+    dead_letter_queue: sqs.IQueue
+    """Where this stage's failed items end: its own DLQ, or the pipeline's (state machine)."""
+
+    @property
+    def queue(self) -> sqs.IQueue | None:
+        """The queue in front of the stage (``Connector.QUEUES``), else None."""
+        return self.worker.queue if self.worker is not None else None
+
+
+class FilterPipeline(Construct):
+    """A chain of single-purpose stages, durable between stages and observable per stage.
+
+    Args:
+        scope: parent construct.
+        id: construct id (part of every logical id below it: choose it once).
+        stages: the stages in order, at least one (see :class:`Stage`).
+        connector: ``Connector.QUEUES`` (a queue and DLQ per stage) or
+            ``Connector.STATE_MACHINE`` (a Step Functions workflow). Default QUEUES.
+        source: where items come from: a standard queue whose message bodies are items (it
+            must have a known DLQ, see ``source_dead_letter_queue``), or a bucket whose new
+            objects become items ``{"bucket", "key", "size", "etag"}`` (through EventBridge:
+            the construct turns EventBridge notifications on for a ``Bucket`` of this app and
+            asks you to for an imported one). FIFO queues are refused: the pipeline does not
+            carry message-group order across stages. Default: a new encrypted input queue with
+            a DLQ (``input_queue``; allow producers with :meth:`grant_send`).
+        source_dead_letter_queue: the DLQ of a ``source`` queue that is not a ``Queue`` of this
+            app created with ``dead_letter_queue=``. Default: that queue's DLQ.
+        output: where accepted items (the last stage's results) go: a standard topic or queue.
+            Default none: the last stage is the sink (and with the state machine, the accepted
+            item is the execution's output).
+        rejected: the standard queue that receives filtered-out items as ``{"stage",
+            "reason", "item"}``. Default: a new encrypted queue keeping them 14 days.
+        state_machine_type: STATE_MACHINE only: ``EXPRESS`` (at most 5 minutes per item, paid
+            by duration; the stages' function timeouts must add up to at most 300 s) or
+            ``STANDARD`` (up to a year, exactly-once state transitions). Default EXPRESS.
+        alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        stages: Sequence[Stage],
+        connector: Connector = Connector.QUEUES,
+        source: sqs.IQueue | s3.IBucket | None = None,
+        source_dead_letter_queue: sqs.IQueue | None = None,
+        output: sns.ITopic | sqs.IQueue | None = None,
+        rejected: sqs.IQueue | None = None,
+        state_machine_type: sfn.StateMachineType | None = None,
+        alarm_topic: sns.ITopic | None = None,
+    ) -> None:
+        problems = Problems("FilterPipeline", scope, id)
+        _check_stages(problems, stages, connector)
+        source_queue = _as_queue(source)
+        source_bucket = _as_bucket(source)
+        _check_source(problems, source, source_queue, source_dead_letter_queue)
+        _check_destinations(problems, output, rejected)
+        if connector is Connector.QUEUES and state_machine_type is not None:
+            problems.add(
+                "state_machine_type",
+                state_machine_type,
+                "only applies to Connector.STATE_MACHINE",
+                "leave it out, or connector=Connector.STATE_MACHINE",
+            )
+        workflow_type = state_machine_type or sfn.StateMachineType.EXPRESS
+        if connector is Connector.STATE_MACHINE and workflow_type == sfn.StateMachineType.EXPRESS:
+            _check_express_fits(problems, stages)
+        problems.raise_if_any()
+
+        super().__init__(scope, id)
+        self.connector = connector
+        """How the stages are joined."""
+        self.output = output
+        """Where accepted items go, if anywhere."""
+        self.alarm_topic = alarm_topic
+        """The topic the alarms notify, if any."""
+        self.alarms: list[cloudwatch.Alarm] = []
+        """Every alarm of this construct, including each stage worker's."""
+        self.state_machine: sfn.StateMachine | None = None
+        """The workflow (``Connector.STATE_MACHINE``), else None."""
+        self.dead_letter_queue: sqs.IQueue | None = None
+        """The state machine's dead-letter queue for failed items, else None (each stage
+        worker has its own)."""
+        self.pipe: pipes.CfnPipe | None = None
+        """The EventBridge Pipe from the input queue to the state machine, else None."""
+        self.source_rule: events.Rule | None = None
+        """The EventBridge rule that turns new objects of a bucket source into items."""
+        self.source_rule_dead_letter_queue: sqs.IQueue | None = None
+        """Where events the rule could not deliver go (bucket source only)."""
+        self.stage_layer = stage_layer_for(self)
+        """The layer with :mod:`serverless_patterns.stage`, added to every stage ``Function``."""
+
+        self.rejected: sqs.IQueue = rejected or _rejected_queue(self)
+        """Where filtered-out items go, as ``{"stage", "reason", "item"}``."""
+        self.alarms.append(
+            message_age_alarm(self, "RejectedAgeAlarm", self.rejected, _REJECTED_AGE_ALARM)
+        )
+        for stage in stages:
+            _attach_stage_layer(stage.handler, self.stage_layer)
+
+        self.input_queue: sqs.IQueue | None
+        """The queue items enter through (None for a bucket source)."""
+        self.input_dead_letter_queue: sqs.IQueue | None
+        """The DLQ of ``input_queue``, else None."""
+        if connector is Connector.QUEUES:
+            self.stages = self._join_with_queues(stages, source_queue, source_dead_letter_queue)
+            first_queue = self.stages[0].queue
+            assert first_queue is not None
+            self.input_queue = None if source_bucket is not None else first_queue
+            self.input_dead_letter_queue = (
+                None if source_bucket is not None else self.stages[0].dead_letter_queue
+            )
+            if source_bucket is not None:
+                self._start_from_bucket(
+                    source_bucket,
+                    targets.SqsQueue(
+                        first_queue,
+                        message=events.RuleTargetInput.from_object(_object_item()),
+                        dead_letter_queue=self._rule_dead_letter_queue(),
+                    ),
+                )
+        else:
+            self.stages = self._join_with_state_machine(
+                stages, workflow_type, from_queue=source_bucket is None
+            )
+            if source_bucket is not None:
+                self.input_queue = None
+                self.input_dead_letter_queue = None
+                assert self.state_machine is not None
+                self._start_from_bucket(
+                    source_bucket,
+                    targets.SfnStateMachine(
+                        self.state_machine,
+                        input=events.RuleTargetInput.from_object({"item": _object_item()}),
+                        dead_letter_queue=self._rule_dead_letter_queue(),
+                    ),
+                )
+            else:
+                self._start_from_queue(source_queue, source_dead_letter_queue, workflow_type)
+        notify(self.alarms, alarm_topic)
+        for built in self.stages:  # each worker notifies the topic of its own alarms
+            self.alarms.extend(built.worker.alarms if built.worker is not None else [])
+
+    # --- connectors ----------------------------------------------------------------------------
+
+    def _join_with_queues(
+        self,
+        stages: Sequence[Stage],
+        source_queue: sqs.IQueue | None,
+        source_dead_letter_queue: sqs.IQueue | None,
+    ) -> list[PipelineStage]:
+        container = Construct(self, "Stages")
+        workers = [
+            QueueWorker(
+                container,
+                stage.name,
+                handler=stage.handler,
+                queue=source_queue if index == 0 else None,
+                dead_letter_queue=source_dead_letter_queue if index == 0 else None,
+                batch_size=stage.batch_size or 10,
+                max_concurrency=stage.max_concurrency,
+                max_receive_count=stage.max_receive_count,
+                alarm_topic=self.alarm_topic,
+            )
+            for index, stage in enumerate(stages)
+        ]
+        for index, stage in enumerate(stages):
+            function = stage.handler
+            assert isinstance(function, lambda_.Function)  # validated
+            if index + 1 < len(workers):
+                next_destination = workers[index + 1].queue.queue_url
+                grant_send(workers[index + 1].queue, function)
+            else:
+                next_destination = self._grant_output(function)
+            grant_send(self.rejected, function)
+            function.add_environment(STAGE_ENV, stage.name)
+            function.add_environment(NEXT_ENV, next_destination)
+            function.add_environment(REJECTED_ENV, self.rejected.queue_url)
+        return [
+            PipelineStage(stage.name, stage.handler, worker, None, worker.dead_letter_queue)
+            for stage, worker in zip(stages, workers, strict=True)
+        ]
+
+    def _grant_output(self, grantee: iam.IGrantable) -> str:
+        """Allow ``grantee`` to deliver to ``output``; its URL or ARN ("" without output)."""
+        queue, topic = _as_queue(self.output), _as_topic(self.output)
+        if queue is not None:
+            grant_send(queue, grantee)
+            return queue.queue_url
+        if topic is not None:
+            grant_publish(topic, grantee)
+            return topic.topic_arn
+        return ""
+
+    def _join_with_state_machine(
+        self,
+        stages: Sequence[Stage],
+        workflow_type: sfn.StateMachineType,
+        *,
+        from_queue: bool,
+    ) -> list[PipelineStage]:
+        dlq = dead_letter_queue(self, "DeadLetterQueue")
+        self.dead_letter_queue = dlq
+        self.alarms.append(dead_letter_alarm(self, "DeadLetterQueueAlarm", dlq))
+
+        workflow = Construct(self, "Workflow")
+        filtered_end = sfn.Succeed(workflow, "Filtered out")
+        failed_end = sfn.Succeed(
+            workflow,
+            "Dead-lettered",
+            comment="The failed item and its stage are in the dead-letter queue, which alarms",
+        )
+        accepted: sfn.IChainable = self._output_state(workflow)
+
+        invocations: list[tasks.LambdaInvoke] = []
+        next_state: sfn.IChainable = accepted
+        for stage in reversed(stages):
+            if isinstance(stage.handler, lambda_.Function):
+                acknowledge(
+                    stage.handler,
+                    "Serverless-LambdaDLQ",
+                    f"Invoked synchronously by the state machine of {self.node.path}: a failed "
+                    "item is caught and sent with its stage name to the pipeline's dead-letter "
+                    "queue, which alarms.",
+                )
+            task = tasks.LambdaInvoke(
+                workflow,
+                stage.name,
+                lambda_function=stage.handler,
+                payload=sfn.TaskInput.from_object(
+                    {STAGE_KEY: stage.name, "item": sfn.JsonPath.object_at("$.item")}
+                ),
+                output_path="$.Payload",
+                retry_on_service_exceptions=False,
+            )
+            attempts = stage.retry_attempts
+            if attempts is None:
+                attempts = _DEFAULT_RETRY_ATTEMPTS
+            if attempts:
+                task.add_retry(
+                    errors=_TRANSIENT_LAMBDA_ERRORS,
+                    interval=Duration.seconds(1),
+                    max_attempts=attempts,
+                    backoff_rate=2,
+                    jitter_strategy=sfn.JitterType.FULL,
+                )
+            failed = tasks.SqsSendMessage(
+                workflow,
+                f"{stage.name} failed",
+                queue=dlq,
+                message_body=sfn.TaskInput.from_object(
+                    {
+                        "stage": stage.name,
+                        "item": sfn.JsonPath.object_at("$.item"),
+                        "error": sfn.JsonPath.object_at("$.error"),
+                    }
+                ),
+                result_path=sfn.JsonPath.DISCARD,
+            ).next(failed_end)
+            task.add_catch(failed, result_path="$.error")
+            rejected = tasks.SqsSendMessage(
+                workflow,
+                f"{stage.name} rejected",
+                queue=self.rejected,
+                message_body=sfn.TaskInput.from_object(
+                    {
+                        "stage": stage.name,
+                        "reason": sfn.JsonPath.string_at("$.reason"),
+                        "item": sfn.JsonPath.object_at("$.item"),
+                    }
+                ),
+                result_path=sfn.JsonPath.DISCARD,
+            ).next(filtered_end)
+            choice = (
+                sfn.Choice(workflow, f"{stage.name} filtered?")
+                .when(sfn.Condition.string_equals("$.outcome", "filtered"), rejected)
+                .otherwise(next_state)
+            )
+            task.next(choice)
+            invocations.append(task)
+            next_state = task
+        invocations.reverse()
+
+        start: sfn.IChainable = next_state
+        if from_queue:
+            read = sfn.Pass(
+                workflow,
+                "Read message",
+                comment="The pipe delivers a batch of one SQS message; its body is the item",
+                parameters={
+                    "item": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$[0].body"))
+                },
+            )
+            read.next(next_state)
+            start = read
+
+        log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            # The vended-logs prefix keeps CloudWatch Logs' account-wide resource policy small.
+            log_group_name="/aws/vendedlogs/states/"
+            + Names.unique_resource_name(self, max_length=200),
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.state_machine_log_group = log_group
+        """The state machine's execution log group (level ALL, without item data)."""
+        state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(start),
+            state_machine_type=workflow_type,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=log_group,
+                level=sfn.LogLevel.ALL,
+                # Items are business data (orders, customers): the failed ones are kept in the
+                # dead-letter queue with their error, so the logs need not carry them.
+                include_execution_data=False,
+            ),
+            timeout=(
+                Duration.seconds(EXPRESS_MAX_SECONDS)
+                if workflow_type == sfn.StateMachineType.EXPRESS
+                else Duration.days(1)
+            ),
+        )
+        self.state_machine = state_machine
+        if self.output is not None:
+            self._grant_output(state_machine)
+        self._acknowledge_state_machine_policy(state_machine, stages)
+        self.alarms.extend(
+            [
+                occurrence_alarm(
+                    self,
+                    "ExecutionsFailedAlarm",
+                    metric=state_machine.metric_failed(
+                        period=Duration.minutes(1), statistic=cloudwatch.Stats.SUM
+                    ),
+                    description=(
+                        f"Executions of {state_machine.node.path} failed outside a stage's "
+                        "Catch: an item may be lost or retried from the input queue"
+                    ),
+                ),
+                occurrence_alarm(
+                    self,
+                    "ExecutionsTimedOutAlarm",
+                    metric=state_machine.metric_timed_out(
+                        period=Duration.minutes(1), statistic=cloudwatch.Stats.SUM
+                    ),
+                    description=f"Executions of {state_machine.node.path} timed out",
+                ),
+            ]
+        )
+        return [
+            PipelineStage(stage.name, stage.handler, None, task, dlq)
+            for stage, task in zip(stages, invocations, strict=True)
+        ]
+
+    def _output_state(self, workflow: Construct) -> sfn.IChainable:
+        accepted = sfn.Succeed(workflow, "Accepted", output_path="$.item")
+        message = sfn.TaskInput.from_text(
+            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.item"))
+        )
+        queue, topic = _as_queue(self.output), _as_topic(self.output)
+        if queue is not None:
+            return tasks.SqsSendMessage(
+                workflow,
+                "Send to output",
+                queue=queue,
+                message_body=message,
+                result_path=sfn.JsonPath.DISCARD,
+            ).next(accepted)
+        if topic is not None:
+            return tasks.SnsPublish(
+                workflow,
+                "Publish to output",
+                topic=topic,
+                message=message,
+                result_path=sfn.JsonPath.DISCARD,
+            ).next(accepted)
+        return accepted
+
+    def _acknowledge_state_machine_policy(
+        self, state_machine: sfn.StateMachine, stages: Sequence[Stage]
+    ) -> None:
+        policy = state_machine.role.node.try_find_child("DefaultPolicy")
+        assert policy is not None
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only the actions that support no resource-level permissions: X-Ray's "
+            "PutTraceSegments/PutTelemetryRecords/GetSampling* and CloudWatch Logs' log "
+            "delivery actions, which Step Functions needs for tracing and execution logs.",
+        )
+        stack = Stack.of(self)
+        for stage in stages:
+            function = stage.handler.node.default_child
+            if isinstance(function, lambda_.CfnFunction):
+                logical_id = stack.resolve(stack.get_logical_id(function))
+                acknowledge(
+                    policy,
+                    f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
+                    f"Invoking versions and aliases of the stage function {stage.name} "
+                    "(lambda:InvokeFunction on its ARN with a qualifier), nothing else.",
+                )
+
+    # --- sources ---------------------------------------------------------------------------------
+
+    def _start_from_queue(
+        self,
+        source_queue: sqs.IQueue | None,
+        source_dead_letter_queue: sqs.IQueue | None,
+        workflow_type: sfn.StateMachineType,
+    ) -> None:
+        assert self.state_machine is not None
+        express = workflow_type == sfn.StateMachineType.EXPRESS
+        if source_queue is None:
+            # A synchronous Express execution holds the message for up to 5 minutes.
+            visibility = Duration.seconds(EXPRESS_MAX_SECONDS + 60 if express else 60)
+            pair = queue_with_dead_letter(
+                Construct(self, "Input"),
+                visibility_timeout=visibility,
+                max_receive_count=_INPUT_MAX_RECEIVE_COUNT,
+                retention_period=Duration.days(4),
+            )
+            queue: sqs.IQueue = pair.queue
+            dlq: sqs.IQueue = pair.dead_letter_queue
+            age_threshold = Duration.seconds(_INPUT_MAX_RECEIVE_COUNT * visibility.to_seconds())
+        else:
+            queue = source_queue
+            known = source_dead_letter_queue or configured_dead_letter_queue(source_queue)
+            assert known is not None  # validated
+            dlq = known
+            age_threshold = Duration.hours(1)
+        self.input_queue = queue
+        self.input_dead_letter_queue = dlq
+
+        role = iam.Role(
+            self,
+            "PipeRole",
+            assumed_by=iam.ServicePrincipal(
+                "pipes.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+            description=f"Execution role of the pipe of {self.node.path}",
+        )
+        queue.grant_consume_messages(role)
+        if express:
+            self.state_machine.grant(role, "states:StartSyncExecution")
+        else:
+            self.state_machine.grant_start_execution(role)
+        pipe_logs = logs.LogGroup(
+            self,
+            "PipeLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        pipe_logs.grant_write(role)
+        self.pipe_log_group = pipe_logs
+        """The pipe's log group (level ERROR)."""
+        pipe = pipes.CfnPipe(
+            self,
+            "Pipe",
+            role_arn=role.role_arn,
+            source=queue.queue_arn,
+            target=self.state_machine.state_machine_arn,
+            description=f"Starts {self.node.path} for each item of its input queue",
+            source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
+                sqs_queue_parameters=pipes.CfnPipe.PipeSourceSqsQueueParametersProperty(
+                    batch_size=1
+                )
+            ),
+            target_parameters=pipes.CfnPipe.PipeTargetParametersProperty(
+                step_function_state_machine_parameters=pipes.CfnPipe.PipeTargetStateMachineParametersProperty(
+                    invocation_type="REQUEST_RESPONSE" if express else "FIRE_AND_FORGET"
+                )
+            ),
+            log_configuration=pipes.CfnPipe.PipeLogConfigurationProperty(
+                cloudwatch_logs_log_destination=pipes.CfnPipe.CloudwatchLogsLogDestinationProperty(
+                    log_group_arn=pipe_logs.log_group_arn
+                ),
+                level="ERROR",
+            ),
+        )
+        pipe.node.add_dependency(role)
+        self.pipe = pipe
+        self.alarms.extend(
+            [
+                dead_letter_alarm(self, "InputDeadLetterQueueAlarm", dlq),
+                message_age_alarm(self, "InputMessageAgeAlarm", queue, age_threshold),
+            ]
+        )
+
+    def _rule_dead_letter_queue(self) -> sqs.IQueue:
+        dlq = dead_letter_queue(self, "SourceRuleDeadLetterQueue")
+        self.source_rule_dead_letter_queue = dlq
+        self.alarms.append(dead_letter_alarm(self, "SourceRuleDeadLetterQueueAlarm", dlq))
+        return dlq
+
+    def _start_from_bucket(self, bucket: s3.IBucket, target: events.IRuleTarget) -> None:
+        if isinstance(bucket, s3.Bucket):
+            cfn_bucket = bucket.node.default_child
+            assert isinstance(cfn_bucket, s3.CfnBucket)
+            cfn_bucket.add_property_override(
+                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+            )
+        else:
+            Annotations.of(self).add_warning_v2(
+                "serverless-patterns:imported-bucket-eventbridge",
+                f"The source bucket is imported: turn on its EventBridge notifications "
+                f"yourself, or {self.node.path} receives no objects.",
+            )
+        self.source_rule = events.Rule(
+            self,
+            "SourceRule",
+            description=f"New objects of the source bucket become items of {self.node.path}",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={"bucket": {"name": [bucket.bucket_name]}},
+            ),
+            targets=[target],
+        )
+
+    def grant_send(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow ``grantee`` to put items into the input queue."""
+        if self.input_queue is None:
+            raise ValueError(
+                f"FilterPipeline at '{self.node.path}': grant_send needs an input queue, but "
+                "the source is a bucket (allowed: write objects to the bucket instead)"
+            )
+        return self.input_queue.grant_send_messages(grantee)
+
+
+# --- the stage helper layer ------------------------------------------------------------------
+
+
+class _StageLayer(lambda_.LayerVersion):
+    """The stage helper layer; remembers the functions it was added to."""
+
+    attached: set[str]
+
+
+@functools.cache
+def _stage_layer_directory() -> tuple[str, str]:
+    """``python/serverless_patterns/{__init__,stage}.py`` in a folder, and its content hash.
+
+    The layer carries only the runtime helper (the construct library itself needs aws-cdk-lib,
+    which has no place in a function), under the import path stage code uses everywhere.
+    """
+    source = importlib.resources.files("serverless_patterns").joinpath("stage.py").read_bytes()
+    init = b'"""serverless-patterns: the runtime stage helper only (FilterPipeline layer)."""\n'
+    root = Path(tempfile.mkdtemp(prefix="serverless-patterns-stage-"))
+    package = root / "python" / "serverless_patterns"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_bytes(init)
+    (package / "stage.py").write_bytes(source)
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return str(root), hashlib.sha256(init + b"\0" + source).hexdigest()
+
+
+def stage_layer_for(scope: Construct) -> lambda_.ILayerVersion:
+    """The stack's one layer with :mod:`serverless_patterns.stage`, created on first use.
+
+    ``FilterPipeline`` adds it to its stage functions; add it yourself to a function you
+    deploy elsewhere (the function also needs Powertools, which ``ServerlessFunction`` has).
+    """
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(_STAGE_LAYER_ID)
+    if isinstance(existing, _StageLayer):
+        return existing
+    directory, content_hash = _stage_layer_directory()
+    layer = _StageLayer(
+        stack,
+        _STAGE_LAYER_ID,
+        code=lambda_.Code.from_asset(
+            directory, asset_hash=content_hash, asset_hash_type=AssetHashType.CUSTOM
+        ),
+        compatible_runtimes=[latest_python_runtime()],
+        description="serverless_patterns.stage: the FilterPipeline stage helper",
+    )
+    layer.attached = set()
+    return layer
+
+
+def _attach_stage_layer(handler: lambda_.IFunction, layer: lambda_.ILayerVersion) -> None:
+    if not isinstance(handler, lambda_.Function) or not isinstance(layer, _StageLayer):
+        return
+    if Stack.of(handler) is not Stack.of(layer):
+        return  # a layer version of another stack: that stack's pipeline code adds its own
+    if handler.node.path not in layer.attached:
+        layer.attached.add(handler.node.path)
+        handler.add_layers(layer)
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+def _check_stages(problems: Problems, stages: Sequence[Stage], connector: Connector) -> None:
+    if not stages:
+        problems.add("stages", list(stages), "is empty", "one or more Stage")
+        return
+    seen: dict[str, str] = {}
+    functions: dict[str, str] = {}
+    for stage in stages:
+        if not STAGE_NAME_PATTERN.fullmatch(stage.name):
+            problems.add(
+                "Stage.name",
+                stage.name,
+                "cannot name resources, states and metrics",
+                "a letter, then letters, digits, '_' or '-'; 1..32 characters",
+            )
+        key = stage.name.lower().replace("_", "").replace("-", "")
+        if key in seen:
+            problems.add(
+                "Stage.name",
+                stage.name,
+                f"duplicates the stage {seen[key]!r} (names are compared ignoring case, '_' "
+                "and '-')",
+                "a name unique in the pipeline",
+            )
+        seen.setdefault(key, stage.name)
+        if connector is Connector.QUEUES:
+            _check_queue_stage(problems, stage, functions)
+        else:
+            _check_state_machine_stage(problems, stage)
+
+
+def _check_queue_stage(problems: Problems, stage: Stage, functions: dict[str, str]) -> None:
+    problems.check_range(f"Stage({stage.name!r}).batch_size", stage.batch_size, 1, 10)
+    problems.check_range(f"Stage({stage.name!r}).max_concurrency", stage.max_concurrency, 2, 1000)
+    problems.check_range(
+        f"Stage({stage.name!r}).max_receive_count", stage.max_receive_count, 1, 1000
+    )
+    if stage.retry_attempts is not None:
+        problems.add(
+            f"Stage({stage.name!r}).retry_attempts",
+            stage.retry_attempts,
+            "only applies to Connector.STATE_MACHINE (a queue stage retries through its queue)",
+            "leave it out, or use max_receive_count",
+        )
+    if not isinstance(stage.handler, lambda_.Function):
+        problems.add(
+            f"Stage({stage.name!r}).handler",
+            stage.handler,
+            "is an imported function: Connector.QUEUES sets the stage's environment (next "
+            "queue, rejected queue), which only a Function of this app can receive",
+            "a Function defined in this app, or connector=Connector.STATE_MACHINE",
+        )
+        return
+    path = stage.handler.node.path
+    if path in functions:
+        problems.add(
+            f"Stage({stage.name!r}).handler",
+            stage.handler,
+            f"already serves the stage {functions[path]!r}: with Connector.QUEUES a function's "
+            "environment names its one next queue",
+            "one function per stage",
+        )
+    functions.setdefault(path, stage.name)
+
+
+def _check_state_machine_stage(problems: Problems, stage: Stage) -> None:
+    problems.check_range(f"Stage({stage.name!r}).retry_attempts", stage.retry_attempts, 0, 10)
+    for option in ("batch_size", "max_concurrency", "max_receive_count"):
+        value = getattr(stage, option)
+        if value is not None:
+            problems.add(
+                f"Stage({stage.name!r}).{option}",
+                value,
+                "only applies to Connector.QUEUES (the state machine invokes a stage once "
+                "per item)",
+                "leave it out, or connector=Connector.QUEUES",
+            )
+
+
+def _function_timeout(handler: lambda_.IFunction) -> float | None:
+    if not isinstance(handler, lambda_.Function):
+        return None
+    timeout = handler.timeout
+    return timeout.to_seconds(integral=False) if timeout else _LAMBDA_DEFAULT_TIMEOUT_SECONDS
+
+
+def _check_express_fits(problems: Problems, stages: Sequence[Stage]) -> None:
+    timeouts = {stage.name: _function_timeout(stage.handler) for stage in stages}
+    known = {name: seconds for name, seconds in timeouts.items() if seconds is not None}
+    total = sum(known.values())
+    if total > EXPRESS_MAX_SECONDS:
+        listed = ", ".join(f"{name}={number(seconds)} s" for name, seconds in known.items())
+        problems.add(
+            "state_machine_type",
+            "EXPRESS",
+            f"cannot fit the stages in an Express execution: their function timeouts add up "
+            f"to {number(total)} s ({listed}), more than the {EXPRESS_MAX_SECONDS} s an Express "
+            "execution may run",
+            f"function timeouts adding up to at most {EXPRESS_MAX_SECONDS} s, or "
+            "state_machine_type=StateMachineType.STANDARD",
+        )
+
+
+def _check_source(
+    problems: Problems,
+    source: object,
+    source_queue: sqs.IQueue | None,
+    source_dead_letter_queue: sqs.IQueue | None,
+) -> None:
+    if source is not None and source_queue is None and _as_bucket(source) is None:
+        problems.add(
+            "source", source, "is neither a queue nor a bucket", "an IQueue, an IBucket or None"
+        )
+        return
+    if source_queue is not None:
+        if source_queue.fifo:
+            problems.add(
+                "source",
+                source_queue,
+                "is a FIFO queue: the pipeline does not carry message-group order across "
+                "stages, so the order the FIFO queue promises would be lost",
+                "a standard queue",
+            )
+        if source_dead_letter_queue is None and configured_dead_letter_queue(source_queue) is None:
+            problems.add(
+                "source",
+                source_queue,
+                "has no known dead-letter queue: an item that keeps failing would be retried "
+                "until it expires",
+                "a Queue created with dead_letter_queue=, or pass its DLQ as "
+                "source_dead_letter_queue=",
+            )
+    elif source_dead_letter_queue is not None:
+        problems.add(
+            "source_dead_letter_queue",
+            source_dead_letter_queue,
+            "only applies to a source queue",
+            "leave it out: a created input queue gets its own DLQ",
+        )
+
+
+def _check_destinations(
+    problems: Problems, output: sns.ITopic | sqs.IQueue | None, rejected: sqs.IQueue | None
+) -> None:
+    if output is not None:
+        destination = _as_queue(output) or _as_topic(output)
+        if destination is None:
+            problems.add(
+                "output", output, "is neither a topic nor a queue", "an ITopic, an IQueue or None"
+            )
+        elif destination.fifo:
+            problems.add(
+                "output",
+                output,
+                "is FIFO: accepted items carry no message group",
+                "a standard topic or queue",
+            )
+    if rejected is not None and rejected.fifo:
+        problems.add(
+            "rejected",
+            rejected,
+            "is a FIFO queue: rejected items carry no message group",
+            "a standard queue",
+        )
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def grant_send(queue: sqs.IQueue, grantee: iam.IGrantable) -> None:
+    """``sqs:SendMessage`` on ``queue``, and on its key only what sending needs.
+
+    ``IQueue.grant_send_messages`` also grants ``kms:ReEncrypt*`` and ``kms:GenerateDataKey*``:
+    wildcards a stage that only sends has no use for.
+    """
+    iam.Grant.add_to_principal(
+        grantee=grantee, actions=["sqs:SendMessage"], resource_arns=[queue.queue_arn]
+    )
+    if queue.encryption_master_key is not None:
+        queue.encryption_master_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+
+
+def grant_publish(topic: sns.ITopic, grantee: iam.IGrantable) -> None:
+    """``sns:Publish`` on ``topic``, and ``kms:GenerateDataKey``/``kms:Decrypt`` on its key."""
+    iam.Grant.add_to_principal(
+        grantee=grantee, actions=["sns:Publish"], resource_arns=[topic.topic_arn]
+    )
+    if topic.master_key is not None:
+        topic.master_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+
+
+# jsii interfaces are not runtime-checkable protocols: tell them apart by their ARN attribute.
+def _as_queue(value: object) -> sqs.IQueue | None:
+    return cast(sqs.IQueue, value) if hasattr(value, "queue_arn") else None
+
+
+def _as_topic(value: object) -> sns.ITopic | None:
+    return cast(sns.ITopic, value) if hasattr(value, "topic_arn") else None
+
+
+def _as_bucket(value: object) -> s3.IBucket | None:
+    return cast(s3.IBucket, value) if hasattr(value, "bucket_arn") else None
+
+
+def _object_item() -> dict[str, str]:
+    """The item a new object becomes: where it is, how big, which content."""
+    return {
+        "bucket": events.EventField.from_path("$.detail.bucket.name"),
+        "key": events.EventField.from_path("$.detail.object.key"),
+        "size": events.EventField.from_path("$.detail.object.size"),
+        "etag": events.EventField.from_path("$.detail.object.etag"),
+    }
+
+
+def _rejected_queue(scope: Construct) -> sqs.Queue:
+    queue = sqs.Queue(
+        scope,
+        "RejectedQueue",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DEAD_LETTER_RETENTION,
+    )
+    reason = (
+        "The rejected queue is the end of the filtered-out path: it keeps items 14 days for "
+        "whoever reviews them and alarms when they wait longer than 7 days."
+    )
+    acknowledge(queue, "Serverless-SQSRedrivePolicy", reason)
+    acknowledge(queue, "AwsSolutions-SQS3", reason)
+    acknowledge_cfn_lint(queue, "ES6000", reason)
+    return queue
