@@ -6,6 +6,10 @@ from aws_cdk import App, Stack
 
 from examples.command_router_stack import CommandRouterExampleStack
 from examples.fan_out_stack import FanOutExampleStack
+from examples.filter_pipeline_stack import (
+    PipelineQueuesExampleStack,
+    PipelineStateMachineExampleStack,
+)
 from examples.kinesis_stack import KinesisExampleStack
 from examples.legacy_proxy_stack import LegacyProxyExampleStack
 from examples.probe_stack import ProbeExampleStack
@@ -19,6 +23,8 @@ EXAMPLE_STACKS: dict[str, type[Stack]] = {
     "ProbeExample": ProbeExampleStack,
     "CommandRouterExample": CommandRouterExampleStack,
     "LegacyProxyExample": LegacyProxyExampleStack,
+    "PipelineQueuesExample": PipelineQueuesExampleStack,
+    "PipelineStateMachineExample": PipelineStateMachineExampleStack,
 }
 
 
