@@ -5,6 +5,10 @@ they are deployed with, and their boto3 table/client objects replaced by cheap s
 import, so only Python work is timed. Their stdout (Powertools' JSON logs and EMF metrics) goes
 to ``os.devnull`` during the run; the log level stays as deployed (INFO).
 
+The pipeline stage case is built here instead: a small stage function of this file made a
+handler by ``serverless_patterns.stage.pipeline_stage`` (``Connector.QUEUES``, the next stage an
+SQS queue), with the helper's SQS client stubbed.
+
 The bare loop of each handler is what one would write without the framework: decode, validate,
 call the module's own pure business function, write through the same stub, and collect the
 failed items for the partial batch response.
@@ -22,14 +26,15 @@ import importlib.util
 import json
 import os
 import struct
+import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any, TextIO
 
-from benchmarks.common import LAMBDA_SRC, BenchError, ratio, summarize, write_json
+from benchmarks.common import LAMBDA_SRC, ROOT, BenchError, ratio, summarize, write_json
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -44,6 +49,10 @@ BASE_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "1",  # no X-Ray daemon here (tests/handlers do the same)
     "TABLE_NAME": "bench-table",
     "BUCKET_NAME": "bench-bucket",
+    # What FilterPipeline sets on a Connector.QUEUES stage function.
+    "PIPELINE_STAGE": "screen",
+    "PIPELINE_NEXT": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/bench-pipeline-next",
+    "PIPELINE_REJECTED": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/bench-pipeline-rejected",
 }
 
 Event = dict[str, Any]
@@ -102,6 +111,22 @@ class StubS3:
 
     def get_object(self, **_arguments: Any) -> dict[str, Any]:
         return {"Body": StubBody(self.data)}
+
+
+@dataclass
+class StubSqs:
+    """An SQS client that accepts every message of every batch and keeps only a count."""
+
+    messages: int = 0
+
+    def send_message_batch(
+        self,
+        *,
+        QueueUrl: str,  # noqa: N803 (boto3's names)
+        Entries: list[dict[str, Any]],  # noqa: N803
+    ) -> dict[str, Any]:
+        self.messages += len(Entries)
+        return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
 
 
 def png_bytes(width: int, height: int) -> bytes:
@@ -307,6 +332,129 @@ def bare_fanout_metadata(app: ModuleType) -> BareLoop:
     return loop
 
 
+def bare_pipeline_stage(app: ModuleType) -> BareLoop:
+    """Decode the item, run the stage function (``screen_order``), send the results on and the
+    rejections to the rejected queue in batches of 10 through the same stub."""
+    sqs, filtered_type, screen = app.sqs, app.Filtered, app.screen_order
+    stage = os.environ["PIPELINE_STAGE"]
+    next_url, rejected_url = os.environ["PIPELINE_NEXT"], os.environ["PIPELINE_REJECTED"]
+    compact = (",", ":")
+
+    def send(url: str, messages: list[tuple[str, str]], failures: list[dict[str, str]]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            response = sqs.send_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(index), "MessageBody": body}
+                    for index, (_message_id, body) in enumerate(chunk)
+                ],
+            )
+            failures.extend(
+                {"itemIdentifier": chunk[int(failure["Id"])][0]} for failure in response["Failed"]
+            )
+
+    def loop(event: Event) -> dict[str, Any]:
+        failures: list[dict[str, str]] = []
+        passed: list[tuple[str, str]] = []
+        rejected: list[tuple[str, str]] = []
+        for record in event["Records"]:
+            try:
+                item = json.loads(record["body"])
+                result = screen(item)
+                if isinstance(result, filtered_type):
+                    rejection = {"stage": stage, "reason": result.reason, "item": item}
+                    rejected.append(
+                        (record["messageId"], json.dumps(rejection, separators=compact))
+                    )
+                else:
+                    passed.append((record["messageId"], json.dumps(result, separators=compact)))
+            except Exception:  # whatever the stage function raises fails that item only
+                failures.append({"itemIdentifier": record["messageId"]})
+        send(next_url, passed, failures)
+        send(rejected_url, rejected, failures)
+        return {"batchItemFailures": failures}
+
+    return loop
+
+
+# --- the pipeline stage, built here ----------------------------------------------------------
+
+#: The stage helper, loaded as the FilterPipeline layer ships it: alone, without the library.
+STAGE_HELPER = ROOT / "serverless_patterns" / "stage.py"
+#: The bench stage filters orders above this total (:func:`order_events`: 10.99 to 50.95, so
+#: one order in five).
+ORDER_REVIEW_LIMIT = 45.0
+
+
+def load_stage_helper() -> ModuleType:
+    """A private copy of ``serverless_patterns/stage.py``, loaded by path.
+
+    As in Lambda (the layer holds only that file), neither the rest of the library nor aws_cdk
+    is imported; and the copy's client cache is this case's own, so the stub placed there never
+    reaches ``serverless_patterns.stage`` of the same process (the smoke test runs in pytest).
+    """
+    name = "bench_serverless_patterns_stage"
+    spec = importlib.util.spec_from_file_location(name, STAGE_HELPER)
+    if spec is None or spec.loader is None:
+        raise BenchError(f"cannot load {STAGE_HELPER}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while they are made
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
+    return module
+
+
+def pipeline_stage_app() -> ModuleType:
+    """The module of a ``Connector.QUEUES`` stage handler written with ``pipeline_stage``.
+
+    Like a ``lambda_src`` module it holds ``handler``, the stage function (``screen_order``) and
+    the ``logger`` and ``metrics`` the handler uses (those ``pipeline_stage`` made;
+    ``benchmarks.diagnose`` turns them down), plus ``stage_helper`` and its ``Filtered``.
+    """
+    helper = load_stage_helper()
+    filtered_type = helper.Filtered
+
+    def screen_order(order: dict[str, Any]) -> Any:
+        """Total the order's lines; an order above ORDER_REVIEW_LIMIT goes to a review."""
+        total = round(sum(line["quantity"] * line["unit_price"] for line in order["items"]), 2)
+        if total > ORDER_REVIEW_LIMIT:
+            return filtered_type(f"total above {ORDER_REVIEW_LIMIT:g} needs a manual review")
+        return {**order, "total": total}
+
+    made: dict[str, Any] = {}
+    factories = {"logger": helper.Logger, "metrics": helper.Metrics}
+
+    def keeping(kind: str) -> Callable[..., Any]:
+        def make(*arguments: Any, **keywords: Any) -> Any:
+            made[kind] = factories[kind](*arguments, **keywords)
+            return made[kind]
+
+        return make
+
+    helper.Logger, helper.Metrics = keeping("logger"), keeping("metrics")
+    try:
+        handler = helper.pipeline_stage(screen_order)
+    finally:
+        helper.Logger, helper.Metrics = factories["logger"], factories["metrics"]
+    app = ModuleType("bench_pipeline_stage_queues_app", pipeline_stage_app.__doc__)
+    vars(app).update(
+        handler=handler,
+        screen_order=screen_order,
+        logger=made["logger"],
+        metrics=made["metrics"],
+        stage_helper=helper,
+        Filtered=filtered_type,
+    )
+    return app
+
+
+#: Handler modules built by this file (name -> builder) rather than loaded from ``lambda_src``.
+BUILT_HERE: dict[str, Callable[[], ModuleType]] = {"pipeline_stage_queues": pipeline_stage_app}
+
+
 # --- the cases -------------------------------------------------------------------------------
 
 
@@ -319,9 +467,24 @@ def _stub_table_and_s3(app: ModuleType) -> None:
     app.s3 = StubS3(png_bytes(3, 2))
 
 
+def _stub_stage_sqs(app: ModuleType) -> None:
+    """Place a :class:`StubSqs` (also ``app.sqs``) into the stage helper's client cache."""
+    app.sqs = StubSqs()
+    helper = app.stage_helper
+    real_boto3 = helper.boto3
+    helper._client.cache_clear()
+    helper.boto3 = SimpleNamespace(client={"sqs": app.sqs}.__getitem__)
+    try:
+        if helper._client("sqs") is not app.sqs:
+            raise BenchError("the stage helper did not cache the stub SQS client")
+    finally:
+        helper.boto3 = real_boto3
+
+
 @dataclass(frozen=True)
 class HandlerCase:
-    """A batch handler of ``lambda_src/<name>/app.py`` and how to benchmark it."""
+    """A batch handler of ``lambda_src/<name>/app.py`` (or of :data:`BUILT_HERE`) and how to
+    benchmark it."""
 
     name: str
     batch_size: int
@@ -343,9 +506,9 @@ CASES: tuple[HandlerCase, ...] = (
         carries_state=True,
     ),
     HandlerCase("fanout_metadata", 10, upload_events, _stub_table_and_s3, bare_fanout_metadata),
-    # Pipeline stages: once a pipeline stage helper exists (the planned FilterPipeline), add a
-    # HandlerCase here for its example stage handler, with its event shape, its stubs and a bare
-    # loop over the stage's pure function; run.py and the smoke test pick it up from CASES.
+    # A FilterPipeline stage (Connector.QUEUES, the next stage an SQS queue) written with
+    # serverless_patterns.stage.pipeline_stage; its module is built here (BUILT_HERE).
+    HandlerCase("pipeline_stage_queues", 10, order_events, _stub_stage_sqs, bare_pipeline_stage),
 )
 
 
@@ -379,7 +542,12 @@ def handler_environment(name: str) -> Iterator[None]:
 
 
 def load_handler(name: str) -> ModuleType:
-    """Import ``lambda_src/<name>/app.py`` by path (its stdout bound to the null sink)."""
+    """Import ``lambda_src/<name>/app.py`` by path, or build the module of :data:`BUILT_HERE`
+    (its stdout bound to the null sink)."""
+    build = BUILT_HERE.get(name)
+    if build is not None:
+        with contextlib.redirect_stdout(_null_sink()):
+            return build()
     path = LAMBDA_SRC / name / "app.py"
     spec = importlib.util.spec_from_file_location(f"bench_{name}_app", path)
     if spec is None or spec.loader is None:
