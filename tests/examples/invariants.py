@@ -159,6 +159,9 @@ def dead_letter_queues_are_alarmed(template: Template) -> list[str]:
     for _, schedule in resources(template, "AWS::Scheduler::Schedule"):
         dead_letter = schedule.get("Target", {}).get("DeadLetterConfig", {}).get("Arn")
         targets.add(str(referenced_id(dead_letter)))
+    for _, rule in resources(template, "AWS::Events::Rule"):
+        for target in rule.get("Targets", []):
+            targets.add(str(referenced_id(target.get("DeadLetterConfig", {}).get("Arn"))))
     alarmed = {
         referenced_id(dimension.get("Value"))
         for _, alarm in resources(template, "AWS::CloudWatch::Alarm")
@@ -189,6 +192,30 @@ def functions_are_traced_with_bounded_logs(template: Template) -> list[str]:
     return problems
 
 
+def state_machines_are_traced_and_log_every_event(template: Template) -> list[str]:
+    problems = []
+    for machine_id, machine in resources(template, "AWS::StepFunctions::StateMachine"):
+        if machine.get("TracingConfiguration", {}).get("Enabled") is not True:
+            problems.append(f"{machine_id} has no X-Ray tracing")
+        if machine.get("LoggingConfiguration", {}).get("Level") != "ALL":
+            problems.append(f"{machine_id} does not log every execution event")
+    for pipe_id, pipe in resources(template, "AWS::Pipes::Pipe"):
+        if pipe.get("LogConfiguration", {}).get("Level") in (None, "OFF"):
+            problems.append(f"{pipe_id} does not log")
+    return problems
+
+
+def alarms_notify_each_action_once(template: Template) -> list[str]:
+    """Two constructs adding the same action to one alarm send every notification twice."""
+    problems = []
+    for alarm_id, alarm in resources(template, "AWS::CloudWatch::Alarm"):
+        for key in ("AlarmActions", "OKActions"):
+            actions = [repr(action) for action in alarm.get(key, [])]
+            if len(actions) != len(set(actions)):
+                problems.append(f"{alarm_id} repeats an action in {key}")
+    return problems
+
+
 ALL_INVARIANTS: list[InvariantCheck] = [
     consumed_queues_have_redrive,
     stream_mappings_have_failure_destination_and_bounded_retries,
@@ -198,4 +225,6 @@ ALL_INVARIANTS: list[InvariantCheck] = [
     no_statement_grants_every_action,
     dead_letter_queues_are_alarmed,
     functions_are_traced_with_bounded_logs,
+    state_machines_are_traced_and_log_every_event,
+    alarms_notify_each_action_once,
 ]

@@ -111,6 +111,42 @@ VIOLATIONS = [
         ["Dlq receives failures but has no alarm"],
     ),
     (
+        inv.dead_letter_queues_are_alarmed,
+        template(
+            Dlq=res("AWS::SQS::Queue", **ENCRYPTED),
+            Rule=res(
+                "AWS::Events::Rule",
+                Targets=[{"Arn": "x", "Id": "t", "DeadLetterConfig": {"Arn": DLQ_ARN}}],
+            ),
+        ),
+        ["Dlq receives failures but has no alarm"],
+    ),
+    (
+        inv.state_machines_are_traced_and_log_every_event,
+        template(
+            Machine=res(
+                "AWS::StepFunctions::StateMachine", LoggingConfiguration={"Level": "ERROR"}
+            ),
+            Pipe=res("AWS::Pipes::Pipe", LogConfiguration={"Level": "OFF"}),
+        ),
+        [
+            "Machine has no X-Ray tracing",
+            "Machine does not log every execution event",
+            "Pipe does not log",
+        ],
+    ),
+    (
+        inv.alarms_notify_each_action_once,
+        template(
+            Alarm=res(
+                "AWS::CloudWatch::Alarm",
+                AlarmActions=[{"Ref": "Topic"}, {"Ref": "Topic"}],
+                OKActions=[{"Ref": "Topic"}],
+            )
+        ),
+        ["Alarm repeats an action in AlarmActions"],
+    ),
+    (
         inv.functions_are_traced_with_bounded_logs,
         template(Fn=res("AWS::Lambda::Function"), Logs=res("AWS::Logs::LogGroup")),
         [
