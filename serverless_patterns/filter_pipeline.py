@@ -70,6 +70,7 @@ STAGE_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 #: The longest an Express workflow execution may run.
 EXPRESS_MAX_SECONDS = 300
 _LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3.0
+_SQS_DEFAULT_VISIBILITY_SECONDS = 30
 _TRANSIENT_LAMBDA_ERRORS = [
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
@@ -164,7 +165,8 @@ class FilterPipeline(Construct):
             "reason", "item"}``. Default: a new encrypted queue keeping them 14 days.
         state_machine_type: STATE_MACHINE only: ``EXPRESS`` (at most 5 minutes per item, paid
             by duration; the stages' function timeouts must add up to at most 300 s) or
-            ``STANDARD`` (up to a year, exactly-once state transitions). Default EXPRESS.
+            ``STANDARD`` (long stages, exactly-once state transitions; executions time out
+            after one day). Default EXPRESS.
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
     """
 
@@ -198,6 +200,8 @@ class FilterPipeline(Construct):
         workflow_type = state_machine_type or sfn.StateMachineType.EXPRESS
         if connector is Connector.STATE_MACHINE and workflow_type == sfn.StateMachineType.EXPRESS:
             _check_express_fits(problems, stages)
+            if source_queue is not None:
+                _check_source_outlasts_express(problems, source_queue)
         problems.raise_if_any()
 
         super().__init__(scope, id)
@@ -525,6 +529,19 @@ class FilterPipeline(Construct):
             "PutTraceSegments/PutTelemetryRecords/GetSampling* and CloudWatch Logs' log "
             "delivery actions, which Step Functions needs for tracing and execution logs.",
         )
+        keyed = [
+            queue
+            for queue in (self.rejected, _as_queue(self.output))
+            if queue is not None and queue.encryption_master_key is not None
+        ]
+        if keyed:
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                "Step Functions' SQS integration grants kms:GenerateDataKey* on the key of an "
+                "encrypted queue it sends to (only that key): "
+                + ", ".join(queue.node.path for queue in keyed),
+            )
         stack = Stack.of(self)
         for stage in stages:
             function = stage.handler.node.default_child
@@ -828,6 +845,24 @@ def _check_express_fits(problems: Problems, stages: Sequence[Stage]) -> None:
             "execution may run",
             f"function timeouts adding up to at most {EXPRESS_MAX_SECONDS} s, or "
             "state_machine_type=StateMachineType.STANDARD",
+        )
+
+
+def _check_source_outlasts_express(problems: Problems, source_queue: sqs.IQueue) -> None:
+    """The pipe holds a message while its synchronous Express execution runs (up to 300 s)."""
+    resource = source_queue.node.default_child
+    if not isinstance(resource, sqs.CfnQueue):
+        return  # an imported queue: its visibility timeout is unknown here
+    configured = resource.visibility_timeout
+    seconds = configured if isinstance(configured, int) else _SQS_DEFAULT_VISIBILITY_SECONDS
+    if seconds < EXPRESS_MAX_SECONDS:
+        problems.add(
+            "source",
+            source_queue,
+            f"has a visibility timeout of {seconds} s, shorter than an Express execution may "
+            "run: a message would be received and started again while its execution runs",
+            f"a visibility timeout of at least {EXPRESS_MAX_SECONDS} s (360 s leaves room for "
+            "the pipe), or state_machine_type=StateMachineType.STANDARD",
         )
 
 

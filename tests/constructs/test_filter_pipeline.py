@@ -16,6 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Annotations, Match, Template
+from cdk_nag import AwsSolutionsChecks
 
 from serverless_patterns import (
     Connector,
@@ -716,6 +717,7 @@ def test_a_fifo_source_is_an_error(stack: cdk.Stack, connector: Connector) -> No
         stack,
         "Source",
         fifo=True,
+        visibility_timeout=Duration.seconds(360),
         dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3),
     )
     with pytest.raises(
@@ -731,6 +733,54 @@ def test_a_fifo_source_is_an_error(stack: cdk.Stack, connector: Connector) -> No
         )
 
 
+def test_a_source_queue_that_cannot_outlast_an_express_execution_is_an_error(
+    stack: cdk.Stack,
+) -> None:
+    dlq = sqs.Queue(stack, "Dlq")
+    dead_letter = sqs.DeadLetterQueue(queue=dlq, max_receive_count=3)
+    short = sqs.Queue(stack, "Source", dead_letter_queue=dead_letter)
+    with pytest.raises(
+        ValueError,
+        match=error(
+            "FilterPipeline at 'TestStack/Orders': source=<TestStack/Source> has a visibility "
+            "timeout of 30 s, shorter than an Express execution may run: a message would be "
+            "received and started again while its execution runs (allowed: a visibility "
+            "timeout of at least 300 s (360 s leaves room for the pipe), or "
+            "state_machine_type=StateMachineType.STANDARD)"
+        ),
+    ):
+        state_machine_pipeline(stack, source=short)
+
+
+def test_a_source_queue_that_outlasts_an_express_execution_is_consumed_by_the_pipe(
+    stack: cdk.Stack,
+) -> None:
+    dlq = sqs.Queue(stack, "Dlq")
+    source = sqs.Queue(
+        stack,
+        "Source",
+        visibility_timeout=Duration.seconds(360),
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3),
+    )
+    pipeline = state_machine_pipeline(stack, source=source)
+    assert pipeline.input_queue is source
+    assert pipeline.input_dead_letter_queue is dlq
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Pipes::Pipe", {"Source": arn_of(ref(stack, source))}
+    )
+
+
+def test_a_short_visibility_source_queue_may_start_a_standard_workflow(stack: cdk.Stack) -> None:
+    dlq = sqs.Queue(stack, "Dlq")
+    source = sqs.Queue(
+        stack, "Source", dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3)
+    )
+    pipeline = state_machine_pipeline(
+        stack, source=source, state_machine_type=sfn.StateMachineType.STANDARD
+    )
+    assert pipeline.input_queue is source
+
+
 def test_a_source_queue_without_a_known_dlq_is_an_error(stack: cdk.Stack) -> None:
     with pytest.raises(
         ValueError,
@@ -741,7 +791,9 @@ def test_a_source_queue_without_a_known_dlq_is_an_error(stack: cdk.Stack) -> Non
             "source_dead_letter_queue=)"
         ),
     ):
-        state_machine_pipeline(stack, source=sqs.Queue(stack, "Source"))
+        state_machine_pipeline(
+            stack, source=sqs.Queue(stack, "Source", visibility_timeout=Duration.seconds(360))
+        )
 
 
 def test_an_imported_source_queue_with_its_dlq_is_consumed_by_the_pipe(stack: cdk.Stack) -> None:
@@ -923,3 +975,25 @@ def test_a_source_that_is_neither_queue_nor_bucket_is_an_error(stack: cdk.Stack)
         ),
     ):
         FilterPipeline(stack, "Orders", stages=two_stages(stack), source=topic)  # type: ignore[arg-type]
+
+
+def test_state_machine_sending_to_kms_encrypted_queues_has_no_unacknowledged_findings(
+    stack: cdk.Stack,
+) -> None:
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    encrypted = {"encryption": sqs.QueueEncryption.KMS, "encryption_master_key": key}
+    state_machine_pipeline(
+        stack,
+        output=sqs.Queue(stack, "Accepted", enforce_ssl=True, **encrypted),  # type: ignore[arg-type]
+        rejected=sqs.Queue(stack, "Rejected", enforce_ssl=True, **encrypted),  # type: ignore[arg-type]
+    )
+    report = AwsSolutionsChecks().validate_scope(stack.node.root)
+    found = [
+        f"{violation.rule_name} at {resource.construct_path}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+        if resource.construct_path.startswith("TestStack/Orders/")
+    ]
+    assert found == []
+    allowed = actions_on(statements_of(Template.from_stack(stack), "OrdersStateMachineRole"))
+    assert allowed["kms:GenerateDataKey*"] == [arn_of(ref(stack, key))]
