@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+import serverless_patterns
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "serverless_patterns"
 
@@ -341,3 +343,32 @@ def test_stage_helper_layer_is_built_from_the_installed_wheel(
     installed_stage = installed.site_packages / PACKAGE / "stage.py"
     assert (package / "stage.py").read_bytes() == installed_stage.read_bytes()
     assert "import aws_cdk" not in (package / "__init__.py").read_text()
+
+
+def test_every_public_name_is_exported_and_importing_the_stage_helper_skips_aws_cdk() -> None:
+    """Run in a fresh interpreter: this test session has imported aws_cdk long ago."""
+    script = textwrap.dedent(
+        """\
+        import json, sys
+        import serverless_patterns.stage
+        before = "aws_cdk" in sys.modules
+        import serverless_patterns
+        names = {name: type(getattr(serverless_patterns, name)).__name__
+                 for name in serverless_patterns.__all__}
+        print(json.dumps({"before": before, "after": "aws_cdk" in sys.modules,
+                          "names": names, "dir": sorted(set(serverless_patterns.__all__)
+                                                         - set(dir(serverless_patterns)))}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+    ).stdout
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert seen["before"] is False
+    assert seen["after"] is True
+    assert sorted(seen["names"]) == sorted(serverless_patterns.__all__)
+    assert seen["dir"] == []
