@@ -17,6 +17,7 @@ from typing import Any
 from benchmarks.common import LAMBDA_SRC, write_json
 
 LAYER_NAME = "powertools_layer"
+STAGE_LAYER_NAME = "stage_layer"
 
 
 def zipped_size(folder: Path) -> int:
@@ -39,6 +40,14 @@ def layer_directory() -> Path:
     return Path(directory)
 
 
+def stage_layer_directory() -> Path:
+    """The FilterPipeline stage-helper layer folder as the library builds it."""
+    from serverless_patterns.filter_pipeline import _stage_layer_directory
+
+    directory, _hash = _stage_layer_directory()
+    return Path(directory)
+
+
 def asset_bytes(*, include_layer: bool = True, layer_copy: Path | None = None) -> dict[str, Any]:
     """``{"assets": {function folder or "powertools_layer": bytes}, "layer_files": count}``.
 
@@ -53,8 +62,12 @@ def asset_bytes(*, include_layer: bool = True, layer_copy: Path | None = None) -
         layer = layer_directory()
         sizes[LAYER_NAME] = zipped_size(layer)
         result["layer_files"] = sum(1 for path in layer.rglob("*") if path.is_file())
+        stage_layer = stage_layer_directory()
+        sizes[STAGE_LAYER_NAME] = zipped_size(stage_layer)
         if layer_copy is not None:
+            # One folder with both layers, as Lambda merges them into /opt/python.
             shutil.copytree(layer, layer_copy, dirs_exist_ok=True)
+            shutil.copytree(stage_layer, layer_copy, dirs_exist_ok=True)
     return result
 
 
