@@ -224,16 +224,19 @@ class FilterPipeline(Construct):
         """The EventBridge rule that turns new objects of a bucket source into items."""
         self.source_rule_dead_letter_queue: sqs.IQueue | None = None
         """Where events the rule could not deliver go (bucket source only)."""
-        self.stage_layer = stage_layer_for(self)
-        """The layer with :mod:`serverless_patterns.stage`, added to every stage ``Function``."""
+        self.stage_layers: list[lambda_.ILayerVersion] = []
+        """The layers with :mod:`serverless_patterns.stage` that stage functions got: one per
+        stack holding a stage ``Function`` (an imported function brings its own helper)."""
+        for stage in stages:
+            layer = _attach_stage_layer(stage.handler)
+            if layer is not None and not any(layer is known for known in self.stage_layers):
+                self.stage_layers.append(layer)
 
         self.rejected: sqs.IQueue = rejected or _rejected_queue(self)
         """Where filtered-out items go, as ``{"stage", "reason", "item"}``."""
         self.alarms.append(
             message_age_alarm(self, "RejectedAgeAlarm", self.rejected, _REJECTED_AGE_ALARM)
         )
-        for stage in stages:
-            _attach_stage_layer(stage.handler, self.stage_layer)
 
         self.input_queue: sqs.IQueue | None
         """The queue items enter through (None for a bucket source)."""
@@ -733,14 +736,16 @@ def stage_layer_for(scope: Construct) -> lambda_.ILayerVersion:
     return layer
 
 
-def _attach_stage_layer(handler: lambda_.IFunction, layer: lambda_.ILayerVersion) -> None:
-    if not isinstance(handler, lambda_.Function) or not isinstance(layer, _StageLayer):
-        return
-    if Stack.of(handler) is not Stack.of(layer):
-        return  # a layer version of another stack: that stack's pipeline code adds its own
+def _attach_stage_layer(handler: lambda_.IFunction) -> lambda_.ILayerVersion | None:
+    """Add the stage layer of the function's own stack to a ``Function`` (once); return it."""
+    if not isinstance(handler, lambda_.Function):
+        return None
+    layer = stage_layer_for(handler)
+    assert isinstance(layer, _StageLayer)
     if handler.node.path not in layer.attached:
         layer.attached.add(handler.node.path)
         handler.add_layers(layer)
+    return layer
 
 
 # --- validation --------------------------------------------------------------------------------

@@ -286,9 +286,25 @@ def test_stage_functions_get_the_stage_helper_layer(stack: cdk.Stack) -> None:
     pipeline = FilterPipeline(stack, "Orders", stages=two_stages(stack))
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::Lambda::LayerVersion", 2)  # Powertools + stage helper
-    layer = ref(stack, pipeline.stage_layer)
+    (layer,) = pipeline.stage_layers
     for resource in template.find_resources("AWS::Lambda::Function").values():
-        assert {"Ref": layer} in resource["Properties"]["Layers"]
+        assert {"Ref": ref(stack, layer)} in resource["Properties"]["Layers"]
+
+
+def test_a_stage_function_of_another_stack_gets_the_layer_of_its_own_stack(
+    stack: cdk.Stack,
+) -> None:
+    other = cdk.Stack(stack.node.root, "FunctionsStack")
+    pipeline = state_machine_pipeline(
+        stack, stages=[Stage(name="remote", handler=fn(other, "Remote"))]
+    )
+    (layer,) = pipeline.stage_layers
+    assert cdk.Stack.of(layer) is other
+    Template.from_stack(stack).resource_count_is("AWS::Lambda::LayerVersion", 0)
+    (function,) = Template.from_stack(other).find_resources("AWS::Lambda::Function").values()
+    assert {"Ref": other.get_logical_id(layer.node.default_child)} in function["Properties"][
+        "Layers"
+    ]
 
 
 def test_every_alarm_notifies_the_alarm_topic(stack: cdk.Stack) -> None:
