@@ -238,6 +238,8 @@ class FilterPipeline(Construct):
             message_age_alarm(self, "RejectedAgeAlarm", self.rejected, _REJECTED_AGE_ALARM)
         )
 
+        self.stages: list[PipelineStage]
+        """What was built for each stage, in order."""
         self.input_queue: sqs.IQueue | None
         """The queue items enter through (None for a bucket source)."""
         self.input_dead_letter_queue: sqs.IQueue | None
