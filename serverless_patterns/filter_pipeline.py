@@ -429,9 +429,8 @@ class FilterPipeline(Construct):
                 workflow,
                 "Read message",
                 comment="The pipe delivers a batch of one SQS message; its body is the item",
-                parameters={
-                    "item": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$[0].body"))
-                },
+                input_path="$[0]",
+                parameters={"item": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.body"))},
             )
             read.next(next_state)
             start = read

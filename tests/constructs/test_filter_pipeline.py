@@ -425,7 +425,8 @@ def test_each_stage_retries_transient_errors_catches_into_the_dlq_and_routes_fil
 ) -> None:
     state_machine_pipeline(stack)
     states = definition(Template.from_stack(stack))["States"]
-    assert states["Read message"]["Parameters"] == {"item.$": "States.StringToJson($[0].body)"}
+    assert states["Read message"]["InputPath"] == "$[0]"
+    assert states["Read message"]["Parameters"] == {"item.$": "States.StringToJson($.body)"}
     assert states["Read message"]["Next"] == "validate"
     validate = states["validate"]
     assert validate["Parameters"]["Payload"] == {"pipelineStage": "validate", "item.$": "$.item"}
