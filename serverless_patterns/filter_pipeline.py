@@ -54,12 +54,13 @@ from serverless_patterns.alarms import (
     notify,
     occurrence_alarm,
 )
-from serverless_patterns.functions import latest_python_runtime
+from serverless_patterns.functions import function_timeout_seconds, latest_python_runtime
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
 from serverless_patterns.queue_worker import QueueWorker
 from serverless_patterns.queues import (
     DEAD_LETTER_RETENTION,
     configured_dead_letter_queue,
+    configured_visibility_seconds,
     dead_letter_queue,
     queue_with_dead_letter,
 )
@@ -69,8 +70,6 @@ from serverless_patterns.stage import NEXT_ENV, REJECTED_ENV, STAGE_ENV, STAGE_K
 STAGE_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 #: The longest an Express workflow execution may run.
 EXPRESS_MAX_SECONDS = 300
-_LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3.0
-_SQS_DEFAULT_VISIBILITY_SECONDS = 30
 _TRANSIENT_LAMBDA_ERRORS = [
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
@@ -830,15 +829,8 @@ def _check_state_machine_stage(problems: Problems, stage: Stage) -> None:
             )
 
 
-def _function_timeout(handler: lambda_.IFunction) -> float | None:
-    if not isinstance(handler, lambda_.Function):
-        return None
-    timeout = handler.timeout
-    return timeout.to_seconds(integral=False) if timeout else _LAMBDA_DEFAULT_TIMEOUT_SECONDS
-
-
 def _check_express_fits(problems: Problems, stages: Sequence[Stage]) -> None:
-    timeouts = {stage.name: _function_timeout(stage.handler) for stage in stages}
+    timeouts = {stage.name: function_timeout_seconds(stage.handler) for stage in stages}
     known = {name: seconds for name, seconds in timeouts.items() if seconds is not None}
     total = sum(known.values())
     if total > EXPRESS_MAX_SECONDS:
@@ -856,17 +848,14 @@ def _check_express_fits(problems: Problems, stages: Sequence[Stage]) -> None:
 
 def _check_source_outlasts_express(problems: Problems, source_queue: sqs.IQueue) -> None:
     """The pipe holds a message while its synchronous Express execution runs (up to 300 s)."""
-    resource = source_queue.node.default_child
-    if not isinstance(resource, sqs.CfnQueue):
-        return  # an imported queue: its visibility timeout is unknown here
-    configured = resource.visibility_timeout
-    seconds = configured if isinstance(configured, int) else _SQS_DEFAULT_VISIBILITY_SECONDS
-    if seconds < EXPRESS_MAX_SECONDS:
+    seconds = configured_visibility_seconds(source_queue)
+    if seconds is not None and seconds < EXPRESS_MAX_SECONDS:
         problems.add(
             "source",
             source_queue,
-            f"has a visibility timeout of {seconds} s, shorter than an Express execution may "
-            "run: a message would be received and started again while its execution runs",
+            f"has a visibility timeout of {number(seconds)} s, shorter than an Express "
+            "execution may run: a message would be received and started again while its "
+            "execution runs",
             f"a visibility timeout of at least {EXPRESS_MAX_SECONDS} s (360 s leaves room for "
             "the pipe), or state_machine_type=StateMachineType.STANDARD",
         )

@@ -46,6 +46,9 @@ POWERTOOLS_DISTRIBUTIONS = (
 #: Excluded from every code asset: byte code changes the asset hash from machine to machine.
 ASSET_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo"]
 
+#: Lambda's timeout for a function that sets none.
+LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3.0
+
 _DEFAULT_METRICS_NAMESPACE = "ServerlessPatterns"
 _LAYER_ID = "PowertoolsLayer"
 
@@ -64,6 +67,15 @@ def latest_python_runtime() -> lambda_.Runtime:
     newest = max(versions)[1]
     runtime: lambda_.Runtime = getattr(lambda_.Runtime, newest)
     return runtime
+
+
+def function_timeout_seconds(handler: lambda_.IFunction) -> float | None:
+    """Timeout of a function defined in this app (Lambda's default when it sets none); None for
+    an imported function, whose timeout is unknown at synth time."""
+    if not isinstance(handler, lambda_.Function):
+        return None
+    timeout = handler.timeout
+    return timeout.to_seconds(integral=False) if timeout else LAMBDA_DEFAULT_TIMEOUT_SECONDS
 
 
 @functools.cache

@@ -18,16 +18,20 @@ from constructs import Construct
 
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, message_age_alarm, notify
+from serverless_patterns.functions import function_timeout_seconds
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
-from serverless_patterns.queues import configured_dead_letter_queue, queue_with_dead_letter
+from serverless_patterns.queues import (
+    SQS_DEFAULT_VISIBILITY_SECONDS,
+    configured_dead_letter_queue,
+    configured_visibility_seconds,
+    queue_with_dead_letter,
+)
 
 _DEFAULT_BATCH_SIZE = 10
 _DEFAULT_MAX_RECEIVE_COUNT = 5
 _DEFAULT_RETENTION = Duration.days(4)
-_LAMBDA_DEFAULT_TIMEOUT = Duration.seconds(3)
 _VISIBILITY_PER_FUNCTION_TIMEOUT = 6  # AWS guidance for SQS event sources
 _MAX_VISIBILITY_SECONDS = 12 * 3600
-_SQS_DEFAULT_VISIBILITY = 30.0
 
 
 class QueueWorker(Construct):
@@ -91,7 +95,7 @@ class QueueWorker(Construct):
         enabled: bool = True,
     ) -> None:
         problems = Problems("QueueWorker", scope, id)
-        function_timeout = _function_timeout(handler)
+        function_timeout = function_timeout_seconds(handler)
         window = max_batching_window.to_seconds(integral=False) if max_batching_window else 0
         _check_batching(problems, batch_size, window, fifo)
         problems.check_range("max_receive_count", max_receive_count, 1, 1000)
@@ -229,14 +233,6 @@ class QueueWorker(Construct):
         return self.queue.grant_send_messages(grantee)
 
 
-def _function_timeout(handler: lambda_.IFunction) -> float | None:
-    """Timeout of a function defined in this app; None for an imported one."""
-    if not isinstance(handler, lambda_.Function):
-        return None
-    timeout = handler.timeout
-    return (timeout or _LAMBDA_DEFAULT_TIMEOUT).to_seconds(integral=False)
-
-
 def _check_batching(problems: Problems, batch_size: int, window: float, fifo: bool) -> None:
     if fifo:
         problems.check_range("batch_size", batch_size, 1, 10, context="for a FIFO queue")
@@ -316,8 +312,7 @@ def _check_existing_queue(
 
 def _visibility_seconds_of(queue: sqs.IQueue, function_timeout: float | None) -> float:
     """Best knowledge of an existing queue's visibility timeout, for the age alarm default."""
-    resource = queue.node.default_child
-    if isinstance(resource, sqs.CfnQueue):
-        configured = resource.visibility_timeout
-        return float(configured) if isinstance(configured, int | float) else _SQS_DEFAULT_VISIBILITY
-    return _VISIBILITY_PER_FUNCTION_TIMEOUT * (function_timeout or _SQS_DEFAULT_VISIBILITY)
+    configured = configured_visibility_seconds(queue)
+    if configured is not None:
+        return configured
+    return _VISIBILITY_PER_FUNCTION_TIMEOUT * (function_timeout or SQS_DEFAULT_VISIBILITY_SECONDS)

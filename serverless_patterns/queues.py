@@ -11,6 +11,8 @@ from constructs import Construct
 
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
 
+#: SQS's visibility timeout for a queue that sets none.
+SQS_DEFAULT_VISIBILITY_SECONDS = 30.0
 #: SQS keeps a message at most 14 days; a DLQ keeps its messages that long so people can act.
 DEAD_LETTER_RETENTION = Duration.days(14)
 
@@ -95,3 +97,15 @@ def configured_dead_letter_queue(queue: sqs.IQueue) -> sqs.IQueue | None:
     """The DLQ of a ``Queue`` defined in this app with ``dead_letter_queue=``, else None."""
     configured = queue.dead_letter_queue if isinstance(queue, sqs.Queue) else None
     return configured.queue if configured is not None else None
+
+
+def configured_visibility_seconds(queue: sqs.IQueue) -> float | None:
+    """The visibility timeout of a queue defined in this app (SQS's default when it sets none);
+    None for an imported queue, whose setting is unknown at synth time."""
+    resource = queue.node.default_child
+    if not isinstance(resource, sqs.CfnQueue):
+        return None
+    configured = resource.visibility_timeout
+    return (
+        float(configured) if isinstance(configured, int | float) else SQS_DEFAULT_VISIBILITY_SECONDS
+    )
