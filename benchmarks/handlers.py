@@ -471,14 +471,18 @@ def _stub_stage_sqs(app: ModuleType) -> None:
     """Place a :class:`StubSqs` (also ``app.sqs``) into the stage helper's client cache."""
     app.sqs = StubSqs()
     helper = app.stage_helper
-    real_boto3 = helper.boto3
     helper._client.cache_clear()
-    helper.boto3 = SimpleNamespace(client={"sqs": app.sqs}.__getitem__)
+    # The helper imports boto3 when it creates its first client: let that import find a stub.
+    real_boto3 = sys.modules.get("boto3")
+    sys.modules["boto3"] = SimpleNamespace(client={"sqs": app.sqs}.__getitem__)
     try:
         if helper._client("sqs") is not app.sqs:
             raise BenchError("the stage helper did not cache the stub SQS client")
     finally:
-        helper.boto3 = real_boto3
+        if real_boto3 is None:
+            del sys.modules["boto3"]
+        else:
+            sys.modules["boto3"] = real_boto3
 
 
 @dataclass(frozen=True)

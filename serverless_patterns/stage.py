@@ -30,9 +30,9 @@ Each invocation logs one line and publishes ``ItemsPassed``, ``ItemsFiltered`` a
 ``ItemsFailed`` (Count) with the dimension ``stage``. Delivery between stages is at least once:
 a stage may see an item again after a retry, so stages with side effects should be idempotent.
 
-This module imports only the standard library, boto3 and Powertools, so it runs in Lambda from
-the layer ``FilterPipeline`` attaches (``serverless_patterns.stage_layer_for``) and in tests
-from the installed package.
+This module imports only the standard library, Powertools and (when it first sends) boto3, so it
+runs in Lambda from the layer ``FilterPipeline`` attaches (``serverless_patterns.stage_layer_for``)
+beside the Powertools layer, on python3.10 and newer, and in tests from the installed package.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -56,7 +55,6 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 #: Key of the state machine's invocation event that names the stage.
 STAGE_KEY = "pipelineStage"
@@ -103,7 +101,13 @@ def dumps(value: Any) -> str:
 
 @functools.cache
 def _client(service: str) -> Any:
-    """One boto3 client per service and container, created on first use."""
+    """One boto3 client per service and container, created on first use.
+
+    boto3 is imported here, not with the module: Lambda's runtime has it, but a CDK app that
+    imports ``FilterPipeline`` (which reads this module's contract names) need not.
+    """
+    import boto3  # type: ignore[import-untyped]
+
     return boto3.client(service)
 
 
@@ -135,6 +139,8 @@ def _chunks(messages: list[_Outgoing]) -> list[list[_Outgoing]]:
 
 
 def _send_chunk(destination: str, chunk: list[_Outgoing], logger: Logger) -> set[str]:
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
     ids = {str(index): message.message_id for index, message in enumerate(chunk)}
     try:
         if destination.startswith("arn:"):
