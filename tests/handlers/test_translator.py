@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -47,6 +48,7 @@ from tests.handlers.support import (
 
 SERVICE = "legacy-translator-test"
 HANDLER_PATH = PACKAGE_LAMBDA / "translator" / "app.py"
+ROUTES_PATH = PACKAGE_LAMBDA / "translator" / "routes.py"
 MODULE_NAME = "translator_app_under_test"
 API_REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 CONTEXT = FakeLambdaContext("legacy-translator", aws_request_id=LAMBDA_REQUEST_ID)
@@ -380,9 +382,20 @@ def set_environment(monkeypatch: pytest.MonkeyPatch, legacy: str) -> None:
 
 
 def load_module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """Load the handler module from its file, as Lambda would, with the current environment."""
+    """Load the handler module from its file, as Lambda would, with the current environment.
+
+    Its folder is on the import path, as the function's code root is in Lambda, so that
+    ``app.py`` imports its sibling ``routes.py``.
+    """
     # In sys.modules as an import would put it; gone afterwards.
+    monkeypatch.syspath_prepend(str(HANDLER_PATH.parent))
+    monkeypatch.delitem(sys.modules, "routes", raising=False)
     return load_handler(HANDLER_PATH, MODULE_NAME, monkeypatch=monkeypatch)
+
+
+def load_routes() -> ModuleType:
+    """The route table module (``routes.py``) on its own, as LegacyApiProxy loads it."""
+    return load_handler(ROUTES_PATH, "translator_routes_under_test", register_while_loading=True)
 
 
 @pytest.fixture(autouse=True)
@@ -1068,8 +1081,10 @@ DOCUMENT = {
 
 
 def mapped(app: ModuleType, mapping: dict[str, Any], document: Any = DOCUMENT) -> Any:
-    spec = app.compile_mapping(mapping, "test")
-    return app.apply_spec(spec, document)
+    """The mapping applied by the route table module the handler itself imported."""
+    routes = sys.modules["routes"]
+    assert app.apply_spec is routes.apply_spec
+    return routes.apply_spec(routes.compile_mapping(mapping, "test"), document)
 
 
 @pytest.mark.parametrize(
@@ -1148,7 +1163,7 @@ def test_typed_values(app: ModuleType, type_: str, values: list[Any], expected: 
 def test_values_that_do_not_convert_are_refused(
     app: ModuleType, type_: str, value: Any, message: str
 ) -> None:
-    with pytest.raises(app.MappingError) as raised:
+    with pytest.raises(sys.modules["routes"].MappingError) as raised:
         mapped(app, {"v": {"path": ".", "type": type_}}, value)
 
     assert str(raised.value) == message

@@ -94,10 +94,20 @@ from xml.parsers import expat
 from aws_lambda_powertools import Logger, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from routes import (
+    BODY_METHODS,
+    MAX_ECHO,
+    ROUTES_ENV,
+    MappingError,
+    PathSpec,
+    Route,
+    apply_spec,
+    parse_routes,
+    resolve,
+)
 
 BASE_URL_ENV = "LEGACY_BASE_URL"
 TIMEOUT_ENV = "LEGACY_TIMEOUT"
-ROUTES_ENV = "TRANSLATOR_ROUTES"
 SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
 NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 
@@ -109,19 +119,10 @@ MAX_ERROR_BODY_BYTES = 64 * 1024
 READ_CHUNK_BYTES = 64 * 1024
 # XML nesting beyond this is refused (the JSON encoder recurses).
 MAX_XML_DEPTH = 256
-# The longest legacy error message passed on, and the longest caller value echoed.
+# The longest legacy error message passed on.
 MAX_MESSAGE = 500
-MAX_ECHO = 64
 USER_AGENT = "serverless-patterns-legacy-translator/1.0"
 
-ROUTE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
-LEGACY_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-FORMATS = ("xml", "json", "form")
-TYPES = ("int", "float", "bool")
-ROUTE_KEYS = frozenset(
-    {"legacy_path", "legacy_method", "response_format", "request_mapping", "response_mapping"}
-)
 ACCEPT = {
     "xml": "application/xml, text/xml;q=0.9, */*;q=0.1",
     "json": "application/json, */*;q=0.1",
@@ -129,14 +130,6 @@ ACCEPT = {
 }
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
-# API Gateway path parameter names; a resource's parameter may be greedy ({proxy+}).
-PLACEHOLDER = re.compile(r"\{([A-Za-z0-9._-]+)\}")
-RESOURCE_PARAMETER = re.compile(r"\{([A-Za-z0-9._-]+)(\+?)\}")
-INDEX = re.compile(r"0|[1-9][0-9]*")
-INTEGER = re.compile(r"[+-]?[0-9]+")
-DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-TRUE_WORDS = frozenset({"true", "1", "yes"})
-FALSE_WORDS = frozenset({"false", "0", "no"})
 CORRELATION_HEADER = "x-correlation-id"
 CORRELATION_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")
 # The route dimension of a request no route matches, so callers cannot mint dimensions.
@@ -154,144 +147,6 @@ ERROR_STATUS = {
     "LegacyResponseInvalid": 502,
     "LegacyTimeout": 504,
 }
-
-
-# --- mapping ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PathSpec:
-    """A value read at ``path``, optionally converted to ``type``."""
-
-    text: str
-    path: tuple[str, ...]
-    type: str | None = None
-
-
-@dataclass(frozen=True)
-class ListSpec:
-    """A list: ``each`` applied to every element of the list at ``source``."""
-
-    source: PathSpec
-    each: Spec
-
-
-@dataclass(frozen=True)
-class ObjectSpec:
-    """A nested object: one output field per entry."""
-
-    fields: tuple[tuple[str, Spec], ...]
-
-
-Spec = PathSpec | ListSpec | ObjectSpec
-
-
-class MappingError(Exception):
-    """A legacy value that does not convert to its mapping's declared type."""
-
-
-def _echo(value: str) -> str:
-    """A value, quoted and shortened, for an error message."""
-    return repr(value if len(value) <= MAX_ECHO else value[:MAX_ECHO] + "...")
-
-
-def parse_path(raw: Any, where: str) -> PathSpec:
-    if raw == ".":
-        return PathSpec(raw, ())
-    if not isinstance(raw, str) or not all(
-        segment and segment.strip() == segment for segment in raw.split(".")
-    ):
-        raise ValueError(
-            f"{where} must be a path: names separated by dots (e.g. 'item.sku'), or '.'"
-        )
-    return PathSpec(raw, tuple(raw.split(".")))
-
-
-def compile_spec(raw: Any, where: str) -> Spec:
-    """One mapping value: a path, a typed path, a from/each list or a nested object."""
-    if isinstance(raw, str):
-        return parse_path(raw, where)
-    if isinstance(raw, dict) and set(raw) == {"from", "each"}:
-        source = parse_path(raw["from"], f"{where}.from")
-        return ListSpec(source, compile_spec(raw["each"], f"{where}.each"))
-    if isinstance(raw, dict) and set(raw) == {"path", "type"}:
-        if raw["type"] not in TYPES:
-            raise ValueError(f"{where}.type must be one of {list(TYPES)}")
-        path = parse_path(raw["path"], f"{where}.path")
-        return PathSpec(path.text, path.path, raw["type"])
-    if isinstance(raw, dict):
-        return compile_mapping(raw, where)
-    raise ValueError(
-        f"{where} must be a path string, {{'path', 'type'}}, {{'from', 'each'}} "
-        "or a nested mapping object"
-    )
-
-
-def compile_mapping(raw: Any, where: str) -> ObjectSpec:
-    if not isinstance(raw, dict) or not raw:
-        raise ValueError(f"{where} must be a non-empty JSON object")
-    fields: list[tuple[str, Spec]] = []
-    for name, value in raw.items():
-        if not name:
-            raise ValueError(f"{where} has an empty field name")
-        fields.append((name, compile_spec(value, f"{where}.{name}")))
-    return ObjectSpec(tuple(fields))
-
-
-def resolve(node: Any, path: tuple[str, ...]) -> Any:
-    """The value at ``path`` in ``node``, or None where the path leads nowhere."""
-    for segment in path:
-        if isinstance(node, dict) and segment in node:
-            node = node[segment]
-        elif isinstance(node, list):
-            index = int(segment) if INDEX.fullmatch(segment) else len(node)
-            node = node[index] if index < len(node) else None
-        elif segment == "0" and node is not None:
-            continue  # a single element where a list could be: index 0 is the element
-        else:
-            return None
-    return node
-
-
-def _convert(value: Any, spec: PathSpec) -> Any:
-    text = value.strip() if isinstance(value, str) else None
-    try:
-        if spec.type == "int" and not isinstance(value, bool):
-            if isinstance(value, int):
-                return value
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            if text is not None and INTEGER.fullmatch(text):
-                return int(text)
-        elif spec.type == "float" and not isinstance(value, bool):
-            if isinstance(value, int | float):
-                return float(value)
-            if text is not None and DECIMAL.fullmatch(text) and math.isfinite(float(text)):
-                return float(text)
-        elif spec.type == "bool":
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, int) and value in (0, 1):
-                return value == 1
-            if text is not None and text.lower() in TRUE_WORDS | FALSE_WORDS:
-                return text.lower() in TRUE_WORDS
-    except ValueError:  # int() of more digits than Python converts
-        pass
-    article = "an" if spec.type == "int" else "a"
-    shown = _echo(value) if isinstance(value, str) else f"a {type(value).__name__}"
-    raise MappingError(f"{spec.text!r} is not {article} {spec.type}: {shown}")
-
-
-def apply_spec(spec: Spec, node: Any) -> Any:
-    """Apply one mapping value to ``node``; raise MappingError for a value that won't convert."""
-    if isinstance(spec, PathSpec):
-        value = resolve(node, spec.path)
-        return value if spec.type is None or value is None else _convert(value, spec)
-    if isinstance(spec, ListSpec):
-        source = resolve(node, spec.source.path)
-        elements = [] if source is None else source if isinstance(source, list) else [source]
-        return [apply_spec(spec.each, element) for element in elements]
-    return {name: apply_spec(field, node) for name, field in spec.fields}
 
 
 # --- legacy documents -------------------------------------------------------------------------
@@ -480,17 +335,6 @@ def error_message(data: bytes, content_type: str = "", charset: str | None = Non
 
 
 @dataclass(frozen=True)
-class Route:
-    key: str
-    legacy_path: str
-    placeholders: tuple[str, ...]
-    legacy_method: str
-    response_format: str
-    request_mapping: tuple[tuple[str, PathSpec], ...] | None
-    response_mapping: ObjectSpec | None
-
-
-@dataclass(frozen=True)
 class TranslatorConfig:
     base_url: str
     timeout: float
@@ -526,87 +370,6 @@ def _parse_timeout(raw: str | None) -> float:
     return timeout
 
 
-def _parse_route(key: Any, raw: Any) -> Route:
-    where = f"{ROUTES_ENV}[{key!r}]"
-    method, _, resource = key.partition(" ")
-    if (
-        method not in ROUTE_METHODS
-        or not resource.startswith("/")
-        or any(char.isspace() for char in resource)
-    ):
-        raise ValueError(
-            f"{where}: a route key must be '<METHOD> <resource path>' (e.g. 'GET /items/{{id}}'), "
-            f"METHOD one of {sorted(ROUTE_METHODS)}"
-        )
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where} must be a JSON object")
-    unknown = sorted(set(raw) - ROUTE_KEYS)
-    if unknown:
-        raise ValueError(f"{where} has unknown keys {unknown}; allowed: {sorted(ROUTE_KEYS)}")
-
-    legacy_path = raw.get("legacy_path")
-    if (
-        not isinstance(legacy_path, str)
-        or not legacy_path.startswith("/")
-        or any(char.isspace() or char in "?#" for char in legacy_path)
-        or "{" in PLACEHOLDER.sub("", legacy_path)
-        or "}" in PLACEHOLDER.sub("", legacy_path)
-    ):
-        raise ValueError(
-            f"{where}.legacy_path must be a path starting with '/', without query string, "
-            "whitespace or stray braces; placeholders are {name}"
-        )
-    parameters = {name for name, greedy in RESOURCE_PARAMETER.findall(resource) if not greedy}
-    placeholders = tuple(dict.fromkeys(PLACEHOLDER.findall(legacy_path)))
-    missing = [name for name in placeholders if name not in parameters]
-    if missing:
-        raise ValueError(
-            f"{where}.legacy_path placeholders {missing} are not path parameters of the "
-            f"resource {resource!r} (greedy {{name+}} parameters cannot be placeholders)"
-        )
-
-    legacy_method = raw.get("legacy_method", method)
-    if legacy_method not in LEGACY_METHODS:
-        raise ValueError(f"{where}.legacy_method must be one of {sorted(LEGACY_METHODS)}")
-    response_format = raw.get("response_format", "xml")
-    if response_format not in FORMATS:
-        raise ValueError(f"{where}.response_format must be one of {list(FORMATS)}")
-
-    raw_request = raw.get("request_mapping")
-    request_mapping: tuple[tuple[str, PathSpec], ...] | None = None
-    if raw_request is not None:
-        if legacy_method not in BODY_METHODS:
-            raise ValueError(
-                f"{where}.request_mapping needs a legacy_method with a body "
-                f"({', '.join(sorted(BODY_METHODS))})"
-            )
-        if not isinstance(raw_request, dict) or not raw_request:
-            raise ValueError(
-                f"{where}.request_mapping must be a non-empty JSON object of form field names "
-                "to paths in the JSON request body, or null"
-            )
-        request_mapping = tuple(
-            (name, parse_path(path, f"{where}.request_mapping.{name}"))
-            for name, path in raw_request.items()
-        )
-        if any(not name for name, _ in request_mapping):
-            raise ValueError(f"{where}.request_mapping has an empty form field name")
-
-    raw_response = raw.get("response_mapping")
-    response_mapping = (
-        None if raw_response is None else compile_mapping(raw_response, f"{where}.response_mapping")
-    )
-    return Route(
-        key=key,
-        legacy_path=legacy_path,
-        placeholders=placeholders,
-        legacy_method=legacy_method,
-        response_format=response_format,
-        request_mapping=request_mapping,
-        response_mapping=response_mapping,
-    )
-
-
 def load_config(environ: Mapping[str, str]) -> TranslatorConfig:
     """Parse and validate the translator's environment; raise ValueError saying what is wrong."""
     base_url = _parse_base_url(environ.get(BASE_URL_ENV))
@@ -618,9 +381,7 @@ def load_config(environ: Mapping[str, str]) -> TranslatorConfig:
         parsed = json.loads(raw_routes)
     except json.JSONDecodeError as error:
         raise ValueError(f"{ROUTES_ENV} is not valid JSON: {error}") from error
-    if not isinstance(parsed, dict) or not parsed:
-        raise ValueError(f"{ROUTES_ENV} must be a non-empty JSON object of routes")
-    routes = {key: _parse_route(key, raw) for key, raw in parsed.items()}
+    routes = parse_routes(parsed)
     if not environ.get(SERVICE_ENV, "").strip() or not environ.get(NAMESPACE_ENV, "").strip():
         raise ValueError(
             f"{SERVICE_ENV} and {NAMESPACE_ENV} must be set: they are the service dimension "
