@@ -28,6 +28,16 @@ class Problems:
         problems._messages = []
         return problems
 
+    @property
+    def prefix(self) -> str:
+        """``Construct at 'path'``: how every message of this construct begins."""
+        return self._prefix
+
+    @property
+    def has_problems(self) -> bool:
+        """Whether any problem was recorded."""
+        return bool(self._messages)
+
     def add(self, argument: str, value: object, reason: str, allowed: str) -> None:
         """Record that ``argument=value`` is wrong for ``reason``; ``allowed`` says what is fine."""
         self._messages.append(f"{argument}={_show(value)} {reason} (allowed: {allowed})")
