@@ -5,6 +5,10 @@ Every function this library creates, and every function of the examples, is a
 memory and timeout, X-Ray active tracing, JSON logs into a log group with finite retention, a
 role that holds only what it needs (no AWS managed policy), and Powertools for AWS Lambda
 (Python) available through a layer built from the locally installed package.
+
+The layers the library builds hold pure Python that runs on every Python runtime from
+:data:`OLDEST_PYTHON_RUNTIME` up (Powertools 3 needs 3.10), on both architectures, so a user's
+own function on any of them can take part in every construct.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import atexit
 import functools
 import hashlib
 import importlib.metadata
+import json
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from aws_cdk import AssetHashType, Duration, RemovalPolicy, Stack
+from aws_cdk import AssetHashType, Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -28,6 +35,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems
 from serverless_patterns.alarms import dead_letter_alarm
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
@@ -48,6 +56,18 @@ ASSET_EXCLUDES = ["__pycache__", "*.pyc", "*.pyo"]
 
 #: Lambda's timeout for a function that sets none.
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3.0
+#: ``ServerlessFunction``'s timeout: short enough to answer behind API Gateway's 29 s
+#: integration timeout with time left for a router in between (``CommandRouter``).
+DEFAULT_TIMEOUT = Duration.seconds(25)
+#: The oldest Python runtime the layers' code supports (Powertools 3 requires Python 3.10).
+OLDEST_PYTHON_RUNTIME = (3, 10)
+#: Architectures of the layers: their code is pure Python.
+LAYER_ARCHITECTURES = (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)
+#: What a distribution's ``.dist-info`` contributes to a layer: what ``importlib.metadata``
+#: reads, and licenses. ``WHEEL`` (the build interpreter's wheel tags), ``RECORD``,
+#: ``INSTALLER``, ``REQUESTED`` and ``direct_url.json`` describe one machine's install.
+_DIST_INFO_KEPT = {"METADATA", "entry_points.txt", "top_level.txt"}
+_LICENSE_PREFIXES = ("LICENSE", "LICENCE", "NOTICE", "COPYING", "AUTHORS")
 
 _DEFAULT_METRICS_NAMESPACE = "ServerlessPatterns"
 _LAYER_ID = "PowertoolsLayer"
@@ -67,6 +87,56 @@ def latest_python_runtime() -> lambda_.Runtime:
     newest = max(versions)[1]
     runtime: lambda_.Runtime = getattr(lambda_.Runtime, newest)
     return runtime
+
+
+def supported_python_runtimes() -> list[lambda_.Runtime]:
+    """Every Python runtime of the installed aws-cdk-lib from :data:`OLDEST_PYTHON_RUNTIME` up.
+
+    The layers declare all of them: a CDK upgrade that adds a runtime adds it here, and
+    functions pinned to an older one keep working.
+    """
+    return [
+        getattr(lambda_.Runtime, f"PYTHON_3_{minor}")
+        for minor in sorted(_offered_python_minors())
+        if (3, minor) >= OLDEST_PYTHON_RUNTIME
+    ]
+
+
+def _offered_python_minors() -> set[int]:
+    return {
+        int(match.group(1))
+        for name in dir(lambda_.Runtime)
+        if (match := re.fullmatch(r"PYTHON_3_(\d+)", name))
+    }
+
+
+def is_supported_python_runtime(runtime: lambda_.Runtime) -> bool:
+    """Whether ``runtime`` is a Python runtime the library's layers support."""
+    return any(runtime.runtime_equals(known) for known in supported_python_runtimes())
+
+
+def supported_runtime_names() -> str:
+    """``python3.10..python3.14``, for messages."""
+    runtimes = supported_python_runtimes()
+    return f"{runtimes[0].name}..{runtimes[-1].name}"
+
+
+def scope_beside(owner: Construct, function: lambda_.IFunction) -> Construct:
+    """Where ``owner`` creates what refers back to ``function`` (mappings, subscriptions, ...).
+
+    ``owner`` itself when the function lives in the same stack. For a function of another stack
+    it is a construct in that stack named after ``owner``'s path: there, the function's stack
+    refers to ``owner``'s stack and never the other way round, so no dependency cycle arises and
+    a platform stack can be deployed before the services that use it.
+    """
+    stack = Stack.of(function)
+    if stack.node.path == Stack.of(owner).node.path:
+        return owner
+    name = Names.unique_id(owner)
+    existing = stack.node.try_find_child(name)
+    if isinstance(existing, Construct):
+        return existing
+    return Construct(stack, name)
 
 
 def function_timeout_seconds(handler: lambda_.IFunction) -> float | None:
@@ -115,10 +185,21 @@ def _powertools_layer_directory() -> tuple[str, str]:
 
 
 def _belongs_in_layer(path: PurePosixPath) -> bool:
+    """Package content that Lambda needs; nothing that depends on the machine that installed it.
+
+    Byte code and compiled extensions are this interpreter's; ``.dist-info`` keeps only what
+    ``importlib.metadata`` reads and the licenses (see ``_DIST_INFO_KEPT``).
+    """
     if path.parts[0] == ".." or "__pycache__" in path.parts:
         return False
-    if path.name in {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}:
-        return False  # pip's bookkeeping of this machine's install, not package content
+    dist_info = next((part for part in path.parts if part.endswith(".dist-info")), None)
+    if dist_info is not None:
+        inside = path.parts[path.parts.index(dist_info) + 1 :]
+        return (
+            inside[0] in _DIST_INFO_KEPT
+            or inside[0] == "licenses"
+            or (inside[0].upper().startswith(_LICENSE_PREFIXES))
+        )
     return path.suffix not in {".pyc", ".pyo", ".so", ".pyd", ".c", ".h"}
 
 
@@ -140,34 +221,79 @@ def powertools_layer_for(scope: Construct) -> lambda_.ILayerVersion:
         code=lambda_.Code.from_asset(
             directory, asset_hash=content_hash, asset_hash_type=AssetHashType.CUSTOM
         ),
-        compatible_runtimes=[latest_python_runtime()],
-        compatible_architectures=[lambda_.Architecture.ARM_64],
+        compatible_runtimes=supported_python_runtimes(),
+        compatible_architectures=list(LAYER_ARCHITECTURES),
         description=f"Powertools for AWS Lambda (Python) {version}, built from the local install",
     )
 
 
+#: AWS's public Powertools for AWS Lambda (Python) layers.
+_PUBLIC_POWERTOOLS_LAYER = re.compile(r":layer:AWSLambdaPowertoolsPython")
+
+
+def ensure_powertools(function: lambda_.Function) -> None:
+    """Give ``function`` the Powertools layer of its stack unless it already carries one.
+
+    A ``ServerlessFunction`` has it; so does a function with the stack's layer or with AWS's
+    public Powertools layer (``AWSLambdaPowertoolsPython...``) among its layers.
+    """
+    if isinstance(function, ServerlessFunction):
+        return
+    stack = Stack.of(function)
+    cfn_function = function.node.default_child
+    resolved = (
+        stack.resolve(cfn_function.layers)
+        if isinstance(cfn_function, lambda_.CfnFunction)
+        else None
+    )
+    layers = [json.dumps(layer) for layer in resolved or []]
+    existing = stack.node.try_find_child(_LAYER_ID)
+    if isinstance(existing, lambda_.LayerVersion):
+        own = json.dumps(stack.resolve(existing.layer_version_arn))
+        if own in layers:
+            return
+    if any(_PUBLIC_POWERTOOLS_LAYER.search(layer) for layer in layers):
+        return
+    function.add_layers(powertools_layer_for(function))
+
+
 class ServerlessFunction(lambda_.Function):
-    """A Python Lambda function with the library's defaults.
+    """A Python Lambda function with the library's defaults, open to every ``Function`` option.
 
     Args:
         scope: parent construct.
-        id: construct id; the function's log group gets ``<id>LogGroup`` and its role
-            ``<id>Role`` in the same scope.
+        id: construct id; the function's log group gets ``<id>LogGroup``, its role ``<id>Role``
+            and its X-Ray policy ``<id>TracingPolicy`` in the same scope.
         code: the function's code, e.g. ``Code.from_asset("lambda_src/orders",
             exclude=ASSET_EXCLUDES)``; one folder per function keeps each asset small.
         handler: module and function name. Default ``"app.handler"``.
+        runtime: a Python runtime the library's layers support (:func:`supported_python_runtimes`,
+            python3.10 and newer). Default: the newest the installed aws-cdk-lib offers.
+        architecture: Default ``Architecture.ARM_64`` (Graviton: cheaper per GB-second).
         service_name: ``POWERTOOLS_SERVICE_NAME`` for logs, metrics and traces. Default: ``id``.
         metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE``. Default ``"ServerlessPatterns"``.
         memory_size: MB, 128..10240. Default 256.
-        timeout: 1 s..15 min. Default 30 seconds.
-        log_retention: retention of the function's log group. Default one month.
+        timeout: 1 s..15 min. Default 25 seconds, which fits behind API Gateway's 29 s
+            integration timeout with room for a router in between.
+        log_retention: retention of the log group created for the function. Default one month.
+        log_group: an existing log group instead of the created one (then ``log_retention``
+            cannot be given). Default: ``<id>LogGroup``, kept ``log_retention``.
         environment: extra environment variables, merged over the Powertools ones.
         reserved_concurrent_executions: reserved concurrency. Default none (unreserved).
         powertools_layer: the layer that provides Powertools. Default: the stack's layer built
             from the installed package (:func:`powertools_layer_for`).
+        layers: more layers, after the Powertools layer. Default none.
+        role: the execution role. Default: ``<id>Role``, holding only what the function needs.
+            A given role gets the log-group and X-Ray statements added.
+        tracing: X-Ray tracing. Default ``Tracing.ACTIVE`` (its two actions in a policy of
+            their own).
         description: function description. Default none.
+        function_options: any other ``aws_lambda.Function`` argument (``vpc``,
+            ``ephemeral_storage_size``, ``dead_letter_queue``, ...), passed on as given; the
+            library's values above are only defaults and each can be given too.
     """
 
+    @checked
     def __init__(
         self,
         scope: Construct,
@@ -175,56 +301,93 @@ class ServerlessFunction(lambda_.Function):
         *,
         code: lambda_.Code,
         handler: str = "app.handler",
+        runtime: lambda_.Runtime | None = None,
+        architecture: lambda_.Architecture | None = None,
         service_name: str | None = None,
         metrics_namespace: str = _DEFAULT_METRICS_NAMESPACE,
         memory_size: int = 256,
         timeout: Duration | None = None,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
-        environment: dict[str, str] | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        log_group: logs.ILogGroup | None = None,
+        environment: Mapping[str, str] | None = None,
         reserved_concurrent_executions: int | None = None,
         powertools_layer: lambda_.ILayerVersion | None = None,
+        layers: Sequence[lambda_.ILayerVersion] = (),
+        role: iam.IRole | None = None,
+        tracing: lambda_.Tracing | None = None,
         description: str | None = None,
+        **function_options: Any,
     ) -> None:
-        timeout = timeout or Duration.seconds(30)
         problems = Problems("ServerlessFunction", scope, id)
+        check_keywords(
+            problems.prefix, lambda_.Function.__init__, function_options, skip=("scope", "id")
+        )
+        timeout = timeout or DEFAULT_TIMEOUT
         problems.check_range("memory_size", memory_size, 128, 10240, unit=" MB")
         problems.check_duration("timeout", timeout, 1, 900)
+        if runtime is not None and not is_supported_python_runtime(runtime):
+            problems.add(
+                "runtime",
+                runtime.name,
+                "is not a Python runtime the library's layers (Powertools, the stage helper) "
+                "support",
+                supported_runtime_names(),
+            )
+        if log_group is not None and log_retention is not None:
+            problems.add(
+                "log_retention",
+                log_retention,
+                "only shapes the log group this construct creates, but log_group= was given",
+                "leave it out, or drop log_group=",
+            )
         problems.raise_if_any()
 
-        log_group = logs.LogGroup(
-            scope,
-            f"{id}LogGroup",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        role = iam.Role(
-            scope,
-            f"{id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Execution role of {scope.node.path}/{id}",
-        )
+        if log_group is None:
+            log_group = logs.LogGroup(
+                scope,
+                f"{id}LogGroup",
+                retention=log_retention or logs.RetentionDays.ONE_MONTH,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+        if role is None:
+            role = iam.Role(
+                scope,
+                f"{id}Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"Execution role of {scope.node.path}/{id}",
+            )
         # Only this function's log group: no AWSLambdaBasicExecutionRole (logs:* on every group).
-        role.add_to_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[log_group.log_group_arn],
             )
         )
+        self.powertools_layer: lambda_.ILayerVersion = powertools_layer or powertools_layer_for(
+            scope
+        )
+        """The layer that provides Powertools to this function."""
+        options: dict[str, Any] = {
+            "logging_format": lambda_.LoggingFormat.JSON,
+            "application_log_level_v2": lambda_.ApplicationLogLevel.INFO,
+            "system_log_level_v2": lambda_.SystemLogLevel.WARN,
+            **function_options,
+        }
+        active_tracing = tracing is None or tracing == lambda_.Tracing.ACTIVE
+        if not active_tracing:
+            options["tracing"] = tracing
         super().__init__(
             scope,
             id,
             code=code,
             handler=handler,
-            runtime=latest_python_runtime(),
-            architecture=lambda_.Architecture.ARM_64,
+            runtime=runtime or latest_python_runtime(),
+            architecture=architecture or lambda_.Architecture.ARM_64,
             memory_size=memory_size,
             timeout=timeout,
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
-            system_log_level_v2=lambda_.SystemLogLevel.WARN,
             log_group=log_group,
             role=role,
-            layers=[powertools_layer or powertools_layer_for(scope)],
+            layers=[self.powertools_layer, *layers],
             environment={
                 "POWERTOOLS_SERVICE_NAME": service_name or id,
                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
@@ -232,8 +395,10 @@ class ServerlessFunction(lambda_.Function):
             },
             reserved_concurrent_executions=reserved_concurrent_executions,
             description=description,
+            **options,
         )
-        self._enable_active_tracing(scope, id, role)
+        if active_tracing:
+            self._enable_active_tracing(scope, id, role)
         acknowledge_cfn_lint(
             self,
             "WS1004",
@@ -241,7 +406,7 @@ class ServerlessFunction(lambda_.Function):
             "through LoggingConfig into its own log group, which has a retention.",
         )
 
-    def _enable_active_tracing(self, scope: Construct, id: str, role: iam.Role) -> None:
+    def _enable_active_tracing(self, scope: Construct, id: str, role: iam.IRole) -> None:
         """X-Ray active tracing, with its permissions in a policy of their own.
 
         X-Ray's write actions support no resource-level permissions, so they need resource
@@ -290,11 +455,13 @@ def async_failure_destination(
     retry_attempts: int,
     invoked_by: str,
     max_event_age: Duration | None = None,
+    alarm_scope: Construct | None = None,
 ) -> AsyncFailureDestination:
     """Keep what an asynchronous invocation could not process: an alarmed on-failure queue.
 
-    Creates the queue (a 14-day, encrypted DLQ), the function's ``EventInvokeConfig`` pointing
-    at it, and the alarm on it (the caller decides whom the alarm notifies).
+    Creates the queue (a 14-day, encrypted DLQ) and the function's ``EventInvokeConfig``
+    pointing at it in ``scope``, and the alarm on it in ``alarm_scope`` (default ``scope``; the
+    caller decides whom the alarm notifies).
     """
     queue = dead_letter_queue(scope, queue_id)
     lambda_.EventInvokeConfig(
@@ -313,4 +480,4 @@ def async_failure_destination(
             f"EventInvokeConfig on-failure queue {queue.node.path}, which is alarmed on (the "
             "rule only looks for DeadLetterConfig).",
         )
-    return AsyncFailureDestination(queue, dead_letter_alarm(scope, alarm_id, queue))
+    return AsyncFailureDestination(queue, dead_letter_alarm(alarm_scope or scope, alarm_id, queue))

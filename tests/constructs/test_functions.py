@@ -37,7 +37,7 @@ def test_function_defaults(stack: cdk.Stack) -> None:
             "Runtime": latest_python_runtime().name,
             "Architectures": ["arm64"],
             "MemorySize": 256,
-            "Timeout": 30,
+            "Timeout": 25,
             "Handler": "app.handler",
             "TracingConfig": {"Mode": "Active"},
             "LoggingConfig": {
@@ -159,13 +159,20 @@ def test_explicit_layer_replaces_the_built_one(stack: cdk.Stack) -> None:
     template.has_resource_properties("AWS::Lambda::Function", {"Layers": [layer.layer_version_arn]})
 
 
-def test_layer_is_arm64_for_the_runtime_of_the_functions(stack: cdk.Stack) -> None:
+def test_layer_declares_every_supported_python_runtime_and_both_architectures(
+    stack: cdk.Stack,
+) -> None:
     powertools_layer_for(stack)
+    offered = sorted(
+        int(m.group(1))
+        for name in dir(lambda_.Runtime)
+        if (m := re.fullmatch(r"PYTHON_3_(\d+)", name))
+    )
     Template.from_stack(stack).has_resource_properties(
         "AWS::Lambda::LayerVersion",
         {
-            "CompatibleArchitectures": ["arm64"],
-            "CompatibleRuntimes": [latest_python_runtime().name],
+            "CompatibleArchitectures": ["arm64", "x86_64"],
+            "CompatibleRuntimes": [f"python3.{minor}" for minor in offered if minor >= 10],
         },
     )
 
