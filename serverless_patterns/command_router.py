@@ -9,8 +9,9 @@ per request type, and old clients keep working while new versions roll out.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigateway
@@ -24,9 +25,14 @@ from constructs import Construct
 
 from serverless_patterns._assets import packaged_handler_code
 from serverless_patterns._synth import Validation, lazy_string
+from serverless_patterns._typecheck import checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import notify, occurrence_alarm
-from serverless_patterns.functions import ServerlessFunction, async_failure_destination
+from serverless_patterns.functions import (
+    ServerlessFunction,
+    async_failure_destination,
+    scope_beside,
+)
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.rest_api import (
     acknowledge_method_findings,
@@ -61,8 +67,9 @@ class CommandRouter(Construct):
         api: put a REST API in front of the router (``POST /commands/{name}``,
             ``GET /commands``). Default True; without it, use :meth:`grant_invoke`.
         authorization: ``"IAM"`` (SigV4), ``"COGNITO"`` (needs ``user_pool``) or ``"NONE"``
-            (needs ``allow_unauthenticated=True``). ``"JWT"`` (any issuer) needs an HTTP API
-            and is rejected for this REST API. Default ``"IAM"``.
+            (needs ``allow_unauthenticated=True``), or CDK's ``apigateway.AuthorizationType``
+            of the same name. ``"JWT"`` (any issuer) needs an HTTP API and is rejected for this
+            REST API. Default ``"IAM"``.
         allow_unauthenticated: the explicit opt-in for ``authorization="NONE"``. Default False.
         user_pool: the Cognito user pool for ``"COGNITO"``. Default none.
         jwt_issuer / jwt_audience: reserved for ``"JWT"``. Default none.
@@ -73,23 +80,26 @@ class CommandRouter(Construct):
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
     """
 
+    @checked
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
         api: bool = True,
-        authorization: Authorization = "IAM",
+        authorization: Authorization | apigateway.AuthorizationType = "IAM",
         allow_unauthenticated: bool = False,
         user_pool: cognito.IUserPool | None = None,
         jwt_issuer: str | None = None,
-        jwt_audience: list[str] | None = None,
+        jwt_audience: Sequence[str] | None = None,
         throttle_rate: float = 50,
         throttle_burst: int = 100,
         router_timeout: Duration = _ROUTER_TIMEOUT,
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         problems = Problems("CommandRouter", scope, id)
+        if isinstance(authorization, apigateway.AuthorizationType):
+            authorization = cast(Authorization, authorization.name)
         if authorization not in ("IAM", "COGNITO", "JWT", "NONE"):
             problems.add(
                 "authorization", authorization, "is not a mode", "'IAM', 'COGNITO', 'NONE'"
@@ -166,6 +176,7 @@ class CommandRouter(Construct):
 
     # --- commands --------------------------------------------------------------------------
 
+    @checked
     def add_command(
         self,
         name: str,
@@ -202,6 +213,15 @@ class CommandRouter(Construct):
                 f"but {name} already has the default version {self._defaults[name]}",
                 "one default per command",
             )
+        if asynchronous and handler.role is None:
+            problems.add(
+                "handler",
+                handler,
+                "is imported without a role: an asynchronous receiver's on-failure queue cannot "
+                "be granted to it",
+                "a function of this app, or one imported with Function.from_function_attributes("
+                "..., role=...)",
+            )
         timeout = handler.timeout if isinstance(handler, lambda_.Function) else None
         router_timeout = self.router_function.timeout
         if (
@@ -225,9 +245,12 @@ class CommandRouter(Construct):
         )
         failure_queue = None
         if asynchronous:
+            # The on-failure queue is granted to the receiver: it lives beside it (in its stack,
+            # if another), the alarm here; the receiver's stack then refers to nothing here.
             destination = async_failure_destination(
-                self,
+                scope_beside(self, handler),
                 handler,
+                alarm_scope=self,
                 queue_id=f"{key}FailureQueue",
                 config_id=f"{key}InvokeConfig",
                 alarm_id=f"{key}FailureAlarm",
@@ -263,6 +286,7 @@ class CommandRouter(Construct):
         """The API's base URL (None with ``api=False``)."""
         return self.api.url if self.api else None
 
+    @checked
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to invoke the router directly (``{"command", "version", ...}``)."""
         return self.router_function.grant_invoke(grantee)

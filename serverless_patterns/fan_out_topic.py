@@ -9,8 +9,8 @@ loses messages nor holds up the others.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, cast
 
 from aws_cdk import Annotations, ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -24,15 +24,21 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems
 from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
-from serverless_patterns.functions import async_failure_destination
+from serverless_patterns.functions import async_failure_destination, scope_beside
 from serverless_patterns.queue_worker import QueueWorker
 from serverless_patterns.queues import dead_letter_queue, queue_with_dead_letter
 
 FilterScope = Literal["MessageAttributes", "MessageBody"]
 FilterValue = sns.SubscriptionFilter | sns.FilterOrPolicy
-FilterPolicy = Mapping[str, FilterValue]
+#: SNS's own JSON form of one key's values: strings, numbers, true/false/null and operator
+#: objects (``{"prefix": "ord-"}``, ``{"numeric": [">", 0]}``, ...).
+JsonFilterValues = Sequence[str | int | float | bool | Mapping[str, Any] | None]
+#: A filter policy: key -> CDK filter, or SNS's JSON form (a list of values, or under the
+#: ``MessageBody`` scope a nested object of keys).
+FilterPolicy = Mapping[str, FilterValue | JsonFilterValues | Mapping[str, Any]]
 
 #: SNS limits on one filter policy.
 MAX_FILTER_KEYS = 5
@@ -41,6 +47,8 @@ _SUBSCRIBER_QUEUE_VISIBILITY = Duration.seconds(30)
 _SUBSCRIBER_QUEUE_RETENTION = Duration.days(4)
 _SUBSCRIBER_QUEUE_RECEIVES = 5
 _MAX_EVENT_AGE = Duration.hours(6)
+#: QueueWorker arguments that add_worker decides from the topic.
+_DECIDED_BY_TOPIC = ("queue", "fifo", "dead_letter_queue")
 
 
 class FanOutTopic(Construct):
@@ -60,6 +68,7 @@ class FanOutTopic(Construct):
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
     """
 
+    @checked
     def __init__(
         self,
         scope: Construct,
@@ -160,6 +169,7 @@ class FanOutTopic(Construct):
 
     # --- subscribers -----------------------------------------------------------------------
 
+    @checked
     def add_lambda_subscriber(
         self,
         function: lambda_.IFunction,
@@ -194,7 +204,7 @@ class FanOutTopic(Construct):
                 "cannot subscribe to a FIFO topic: SNS FIFO topics deliver only to SQS queues",
                 "add_queue_subscriber/add_worker with a FIFO queue, or a standard topic",
             )
-        _check_filter_policy(problems, filter_policy, filter_policy_scope)
+        policy = _check_filter_policy(problems, filter_policy, filter_policy_scope)
         problems.check_duration("max_event_age", max_event_age, 60, 6 * 3600)
         problems.check_range("retry_attempts", retry_attempts, 0, 2)
         if function.role is None:
@@ -208,8 +218,10 @@ class FanOutTopic(Construct):
         problems.raise_if_any()
 
         dlq = self._subscription_dead_letter_queue(subscriber_id)
+        # What refers to the function lives beside it: in its stack when that is another one.
+        side = scope_beside(self, function)
         destination = async_failure_destination(
-            self,
+            side,
             function,
             queue_id=f"{subscriber_id}InvokeFailureQueue",
             config_id=f"{subscriber_id}InvokeConfig",
@@ -222,7 +234,7 @@ class FanOutTopic(Construct):
         # The subscription and its invoke permission belong to this construct (stable ids), and
         # the permission names the function as the EventInvokeConfig does.
         permission = lambda_.CfnPermission(
-            self,
+            side,
             f"{subscriber_id}InvokePermission",
             action="lambda:InvokeFunction",
             function_name=function.function_name,
@@ -230,18 +242,19 @@ class FanOutTopic(Construct):
             source_arn=self.topic.topic_arn,
         )
         subscription = sns.Subscription(
-            self,
+            side,
             f"{subscriber_id}Subscription",
             topic=self.topic,
             protocol=sns.SubscriptionProtocol.LAMBDA,
             endpoint=function.function_arn,
             dead_letter_queue=dlq,
-            **_filter_arguments(filter_policy, filter_policy_scope),
+            **_filter_arguments(policy, filter_policy_scope),
         )
         subscription.node.add_dependency(permission)
         self.subscriptions.append(subscription)
         return subscription
 
+    @checked
     def add_queue_subscriber(
         self,
         queue: sqs.IQueue | None = None,
@@ -274,7 +287,7 @@ class FanOutTopic(Construct):
                 f"is {kind} queue but the topic is {'FIFO' if self.fifo else 'standard'}",
                 f"a {'FIFO' if self.fifo else 'standard'} queue, or leave it out",
             )
-        _check_filter_policy(problems, filter_policy, filter_policy_scope)
+        policy = _check_filter_policy(problems, filter_policy, filter_policy_scope)
         self._check_new_subscriber(problems, subscriber_id)
         problems.raise_if_any()
 
@@ -293,10 +306,11 @@ class FanOutTopic(Construct):
                 )
             )
         self._subscribe_queue(
-            queue, subscriber_id, filter_policy, filter_policy_scope, raw_message_delivery
+            queue, subscriber_id, policy, filter_policy_scope, raw_message_delivery
         )
         return queue
 
+    @checked
     def add_worker(
         self,
         handler: lambda_.IFunction,
@@ -321,7 +335,13 @@ class FanOutTopic(Construct):
         """
         subscriber_id = id or f"{handler.node.id}Worker"
         problems = self._problems()
-        for reserved in ("queue", "fifo", "dead_letter_queue"):
+        check_keywords(
+            problems.prefix,
+            QueueWorker.__init__,
+            {k: v for k, v in queue_worker_options.items() if k not in _DECIDED_BY_TOPIC},
+            skip=("scope", "id", "handler", *_DECIDED_BY_TOPIC),
+        )
+        for reserved in _DECIDED_BY_TOPIC:
             if reserved in queue_worker_options:
                 problems.add(
                     reserved,
@@ -329,7 +349,7 @@ class FanOutTopic(Construct):
                     "is decided by the topic for a worker",
                     "leave it out (use add_queue_subscriber for an existing queue)",
                 )
-        _check_filter_policy(problems, filter_policy, filter_policy_scope)
+        policy = _check_filter_policy(problems, filter_policy, filter_policy_scope)
         self._check_new_subscriber(problems, subscriber_id)
         problems.raise_if_any()
 
@@ -340,12 +360,13 @@ class FanOutTopic(Construct):
         self.workers[subscriber_id] = worker
         self.alarms.extend(worker.alarms)
         self._subscribe_queue(
-            worker.queue, subscriber_id, filter_policy, filter_policy_scope, raw_message_delivery
+            worker.queue, subscriber_id, policy, filter_policy_scope, raw_message_delivery
         )
         return worker
 
     # --- sources and publishers ------------------------------------------------------------
 
+    @checked
     def add_s3_source(
         self,
         bucket: s3.IBucket,
@@ -432,14 +453,19 @@ class FanOutTopic(Construct):
             "ArnLike": {"aws:SourceArn": source_arn},
             "StringEquals": {"aws:SourceAccount": account},
         }
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions=conditions,
-            )
+        statement = iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[self.topic.topic_arn],
+            conditions=conditions,
         )
+        if not self.topic.add_to_resource_policy(statement).statement_added:
+            rendered = Stack.of(self).to_json_string(statement.to_statement_json())
+            Annotations.of(self).add_warning_v2(
+                "serverless-patterns:imported-topic-s3-policy",
+                "The topic is imported, so its topic policy cannot be changed here: add this "
+                f"statement to it yourself, or S3 cannot publish to it: {rendered}",
+            )
         if isinstance(self.encryption_key, kms.Key):
             self.encryption_key.add_to_resource_policy(
                 iam.PolicyStatement(
@@ -456,6 +482,7 @@ class FanOutTopic(Construct):
                 "kms:Decrypt on it, or S3 cannot publish to the encrypted topic.",
             )
 
+    @checked
     def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to publish to the topic (and to use its key)."""
         return self.topic.grant_publish(grantee)
@@ -488,7 +515,7 @@ class FanOutTopic(Construct):
         self,
         queue: sqs.IQueue,
         subscriber_id: str,
-        filter_policy: FilterPolicy | None,
+        filter_policy: CheckedPolicy | None,
         filter_policy_scope: FilterScope,
         raw_message_delivery: bool,
     ) -> None:
@@ -507,29 +534,41 @@ class FanOutTopic(Construct):
 # --- filter policies -------------------------------------------------------------------------
 
 
-def _filter_arguments(policy: FilterPolicy | None, scope: FilterScope) -> dict[str, Any]:
+#: SNS's filter operators and what each takes.
+_OPERATORS = {
+    "prefix": "a string",
+    "suffix": "a string",
+    "equals-ignore-case": "a string",
+    "cidr": "an IP address range",
+    "exists": "true or false",
+    "anything-but": "a value, a list of values, or {'prefix': ...}/{'suffix': ...}",
+    "numeric": "a list of comparisons, e.g. ['>', 0, '<=', 5]",
+}
+_COMPARISONS = ("=", "<", "<=", ">", ">=")
+_NUMERIC_LIMIT = 1e9  # SNS matches numbers from -10^9 to 10^9
+
+CheckedPolicy = dict[str, FilterValue]
+
+
+def _filter_arguments(policy: CheckedPolicy | None, scope: FilterScope) -> dict[str, Any]:
     if policy is None:
         return {}
     if scope == "MessageAttributes":
         return {"filter_policy": {key: _as_subscription_filter(v) for key, v in policy.items()}}
     return {
         "filter_policy_with_message_body": {
-            key: value
-            if isinstance(value, sns.FilterOrPolicy)
-            else sns.FilterOrPolicy.filter(value)
-            for key, value in policy.items()
+            key: _as_filter_or_policy(value) for key, value in policy.items()
         }
     }
 
 
 def _as_subscription_filter(value: FilterValue) -> sns.SubscriptionFilter:
-    if isinstance(value, sns.SubscriptionFilter):
-        return value
-    assert isinstance(value, sns.Filter)  # validated: no nesting under MessageAttributes
-    return value.filter_doc
+    if isinstance(value, sns.Filter):
+        return value.filter_doc
+    return cast(sns.SubscriptionFilter, value)  # a Policy is refused or walked before this
 
 
-def _leaves(policy: FilterPolicy, path: str = "") -> list[tuple[str, FilterValue]]:
+def _leaves(policy: Mapping[str, FilterValue], path: str = "") -> list[tuple[str, FilterValue]]:
     found: list[tuple[str, FilterValue]] = []
     for key, value in policy.items():
         if isinstance(value, sns.Policy):
@@ -539,8 +578,14 @@ def _leaves(policy: FilterPolicy, path: str = "") -> list[tuple[str, FilterValue
     return found
 
 
-def _check_filter_policy(problems: Problems, policy: FilterPolicy | None, scope: str) -> None:
-    """SNS's documented limits, checked at synth time instead of at deploy time."""
+def _check_filter_policy(
+    problems: Problems, policy: FilterPolicy | None, scope: str
+) -> CheckedPolicy | None:
+    """SNS's documented limits, checked at synth time instead of at deploy time.
+
+    Returns the policy in CDK's form: SNS's JSON form (lists of values, nested objects under
+    ``MessageBody``) is taken as SNS documents it and converted.
+    """
     if scope not in ("MessageAttributes", "MessageBody"):
         problems.add(
             "filter_policy_scope",
@@ -548,20 +593,22 @@ def _check_filter_policy(problems: Problems, policy: FilterPolicy | None, scope:
             "is not a filter policy scope",
             "'MessageAttributes', 'MessageBody'",
         )
-        return
+        return None
     if policy is None:
-        return
+        return None
+    converted = {key: _from_json(problems, key, value, scope) for key, value in policy.items()}
     if scope == "MessageAttributes":
-        nested = [key for key, value in policy.items() if isinstance(value, sns.Policy)]
+        nested = [key for key, value in converted.items() if isinstance(value, sns.Policy)]
         if nested:
             problems.add(
                 "filter_policy",
                 nested,
                 "nests a policy under the MessageAttributes scope (attributes are flat)",
-                "SubscriptionFilter values, or filter_policy_scope='MessageBody'",
+                "SubscriptionFilter values or lists of values, or "
+                "filter_policy_scope='MessageBody'",
             )
-            return
-    leaves = _leaves(policy)
+            return None
+    leaves = _leaves(converted)
     counts = {path: len(_as_subscription_filter(value).conditions) for path, value in leaves}
     empty = sorted(path for path, count in counts.items() if count == 0)
     if empty:
@@ -586,6 +633,86 @@ def _check_filter_policy(problems: Problems, policy: FilterPolicy | None, scope:
             f"has {combinations} combinations of values (the product of the value counts)",
             f"at most {MAX_FILTER_COMBINATIONS}",
         )
+    return converted
+
+
+def _from_json(problems: Problems, path: str, value: object, scope: str) -> FilterValue:
+    """One key of a policy in CDK's form; SNS's JSON form is checked and converted."""
+    if isinstance(value, sns.SubscriptionFilter | sns.FilterOrPolicy):
+        return value
+    if isinstance(value, Mapping):
+        if path.startswith("$") or any(str(key).startswith("$") for key in value):
+            problems.add(
+                "filter_policy",
+                path,
+                "uses an operator key ($or) that this construct does not check",
+                "plain keys; subscribe twice for OR across keys",
+            )
+        nested = {
+            str(key): _as_filter_or_policy(_from_json(problems, f"{path}.{key}", inner, scope))
+            for key, inner in value.items()
+        }
+        return sns.FilterOrPolicy.policy(nested)
+    values = list(cast(Sequence[object], value))
+    for element in values:
+        _check_json_value(problems, path, element)
+    conditions = sns.SubscriptionFilter(conditions=values)
+    return conditions if scope == "MessageAttributes" else sns.FilterOrPolicy.filter(conditions)
+
+
+def _as_filter_or_policy(value: FilterValue) -> sns.FilterOrPolicy:
+    if isinstance(value, sns.FilterOrPolicy):
+        return value
+    return sns.FilterOrPolicy.filter(value)
+
+
+def _check_json_value(problems: Problems, path: str, element: object) -> None:
+    if isinstance(element, int | float) and not isinstance(element, bool):
+        if abs(element) > _NUMERIC_LIMIT:
+            problems.add(
+                f"filter_policy[{path!r}]", element, "is outside SNS's numbers", "-10^9..10^9"
+            )
+        return
+    if not isinstance(element, Mapping):
+        return  # strings, true, false, null
+    operators = ", ".join(f"{{{name!r}: {shape}}}" for name, shape in _OPERATORS.items())
+    if len(element) != 1 or next(iter(element)) not in _OPERATORS:
+        problems.add(
+            f"filter_policy[{path!r}]",
+            dict(element),
+            "is not an SNS filter operator",
+            f"values, or one operator per object: {operators}",
+        )
+        return
+    operator, operand = next(iter(element.items()))
+    if operator == "exists" and not isinstance(operand, bool):
+        problems.add(f"filter_policy[{path!r}]", dict(element), "needs true or false", "exists")
+    if operator in ("prefix", "suffix", "equals-ignore-case", "cidr") and not isinstance(
+        operand, str
+    ):
+        problems.add(
+            f"filter_policy[{path!r}]", dict(element), f"needs a string for {operator}", "a string"
+        )
+    if operator == "numeric" and not _is_numeric_condition(operand):
+        problems.add(
+            f"filter_policy[{path!r}]",
+            dict(element),
+            "is not a numeric condition",
+            "['>', 0], ['>=', 0, '<', 10] or ['=', 5]: comparisons and numbers in -10^9..10^9",
+        )
+
+
+def _is_numeric_condition(operand: object) -> bool:
+    if not isinstance(operand, list | tuple) or len(operand) not in (2, 4):
+        return False
+    pairs = [operand[index : index + 2] for index in range(0, len(operand), 2)]
+    return all(
+        comparison in _COMPARISONS
+        and isinstance(number, int | float)
+        and not isinstance(number, bool)
+        and abs(number) <= _NUMERIC_LIMIT
+        for comparison, number in pairs
+    )
 
 
 def _add_topic_configurations(

@@ -47,6 +47,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from serverless_patterns._typecheck import check_fields, checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import (
     dead_letter_alarm,
@@ -54,7 +55,14 @@ from serverless_patterns.alarms import (
     notify,
     occurrence_alarm,
 )
-from serverless_patterns.functions import function_timeout_seconds, latest_python_runtime
+from serverless_patterns.functions import (
+    LAYER_ARCHITECTURES,
+    ensure_powertools,
+    function_timeout_seconds,
+    is_supported_python_runtime,
+    supported_python_runtimes,
+    supported_runtime_names,
+)
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
 from serverless_patterns.queue_worker import QueueWorker
 from serverless_patterns.queues import (
@@ -101,8 +109,11 @@ class Stage:
             characters; unique in the pipeline (ignoring case, ``_`` and ``-``). It names the
             stage's constructs, states, metrics and rejected/failed messages: choose it once.
         handler: the stage function, written with :func:`serverless_patterns.stage.pipeline_stage`
-            (or speaking its contract). With ``Connector.QUEUES`` it must be a ``Function`` of
-            this app (the pipeline sets its environment) and serve this stage only.
+            (or speaking its contract), on a Python runtime from python3.10 up. A ``Function``
+            of this app gets the stage helper layer of its own stack, and the Powertools layer
+            unless it carries one (a ``ServerlessFunction``, or AWS's public layer). With
+            ``Connector.QUEUES`` it must be a ``Function`` of this app (the pipeline sets its
+            environment) and serve this stage only.
         batch_size: QUEUES only: messages per invocation, 1..10. Default 10.
         max_concurrency: QUEUES only: most concurrent invocations, 2..1000. Default none.
         max_receive_count: QUEUES only: receives before a message moves to this stage's DLQ,
@@ -118,6 +129,9 @@ class Stage:
     max_concurrency: int | None = None
     max_receive_count: int | None = None
     retry_attempts: int | None = None
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -169,6 +183,7 @@ class FilterPipeline(Construct):
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
     """
 
+    @checked
     def __init__(
         self,
         scope: Construct,
@@ -187,7 +202,7 @@ class FilterPipeline(Construct):
         _check_stages(problems, stages, connector)
         source_queue = _as_queue(source)
         source_bucket = _as_bucket(source)
-        _check_source(problems, source, source_queue, source_dead_letter_queue)
+        _check_source(problems, source_queue, source_dead_letter_queue)
         _check_destinations(problems, output, rejected)
         if connector is Connector.QUEUES and state_machine_type is not None:
             problems.add(
@@ -675,6 +690,7 @@ class FilterPipeline(Construct):
             targets=[target],
         )
 
+    @checked
     def grant_send(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to put items into the input queue."""
         if self.input_queue is None:
@@ -729,7 +745,8 @@ def stage_layer_for(scope: Construct) -> lambda_.ILayerVersion:
         code=lambda_.Code.from_asset(
             directory, asset_hash=content_hash, asset_hash_type=AssetHashType.CUSTOM
         ),
-        compatible_runtimes=[latest_python_runtime()],
+        compatible_runtimes=supported_python_runtimes(),
+        compatible_architectures=list(LAYER_ARCHITECTURES),
         description="serverless_patterns.stage: the FilterPipeline stage helper",
     )
     layer.attached = set()
@@ -737,13 +754,14 @@ def stage_layer_for(scope: Construct) -> lambda_.ILayerVersion:
 
 
 def _attach_stage_layer(handler: lambda_.IFunction) -> lambda_.ILayerVersion | None:
-    """Add the stage layer of the function's own stack to a ``Function`` (once); return it."""
+    """Add the stage layer of the function's own stack to a ``Function`` (once), and Powertools
+    where the function has none (the helper imports it); return the stage layer."""
     if not isinstance(handler, lambda_.Function):
         return None
-    layer = stage_layer_for(handler)
-    assert isinstance(layer, _StageLayer)
+    layer = cast(_StageLayer, stage_layer_for(handler))
     if handler.node.path not in layer.attached:
         layer.attached.add(handler.node.path)
+        ensure_powertools(handler)
         handler.add_layers(layer)
     return layer
 
@@ -775,6 +793,16 @@ def _check_stages(problems: Problems, stages: Sequence[Stage], connector: Connec
                 "a name unique in the pipeline",
             )
         seen.setdefault(key, stage.name)
+        if isinstance(stage.handler, lambda_.Function) and not is_supported_python_runtime(
+            stage.handler.runtime
+        ):
+            problems.add(
+                f"Stage({stage.name!r}).handler",
+                stage.handler,
+                f"runs {stage.handler.runtime.name}: the stage helper and Powertools layers are "
+                "Python",
+                f"a Python function on {supported_runtime_names()}",
+            )
         if connector is Connector.QUEUES:
             _check_queue_stage(problems, stage, functions)
         else:
@@ -863,15 +891,9 @@ def _check_source_outlasts_express(problems: Problems, source_queue: sqs.IQueue)
 
 def _check_source(
     problems: Problems,
-    source: object,
     source_queue: sqs.IQueue | None,
     source_dead_letter_queue: sqs.IQueue | None,
 ) -> None:
-    if source is not None and source_queue is None and _as_bucket(source) is None:
-        problems.add(
-            "source", source, "is neither a queue nor a bucket", "an IQueue, an IBucket or None"
-        )
-        return
     if source_queue is not None:
         if source_queue.fifo:
             problems.add(
@@ -902,19 +924,14 @@ def _check_source(
 def _check_destinations(
     problems: Problems, output: sns.ITopic | sqs.IQueue | None, rejected: sqs.IQueue | None
 ) -> None:
-    if output is not None:
-        destination = _as_queue(output) or _as_topic(output)
-        if destination is None:
-            problems.add(
-                "output", output, "is neither a topic nor a queue", "an ITopic, an IQueue or None"
-            )
-        elif destination.fifo:
-            problems.add(
-                "output",
-                output,
-                "is FIFO: accepted items carry no message group",
-                "a standard topic or queue",
-            )
+    destination = _as_queue(output) or _as_topic(output)
+    if destination is not None and destination.fifo:
+        problems.add(
+            "output",
+            output,
+            "is FIFO: accepted items carry no message group",
+            "a standard topic or queue",
+        )
     if rejected is not None and rejected.fifo:
         problems.add(
             "rejected",

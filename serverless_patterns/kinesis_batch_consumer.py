@@ -8,6 +8,7 @@ metadata goes to an on-failure queue; partial batch responses retry only what fa
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,8 +25,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from serverless_patterns._event_filters import KINESIS_KEYS, checked_filters
+from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
+from serverless_patterns.functions import scope_beside
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.queues import dead_letter_queue
 from serverless_patterns.rest_api import acknowledge_rest_api_findings, secure_rest_api
@@ -70,6 +74,7 @@ class KinesisBatchConsumer(Construct):
             (``batch_size``, ``retry_attempts``, ``tumbling_window``, ...).
     """
 
+    @checked
     def __init__(
         self,
         scope: Construct,
@@ -77,7 +82,7 @@ class KinesisBatchConsumer(Construct):
         *,
         handler: lambda_.IFunction,
         stream: kinesis.IStream | None = None,
-        stream_mode: StreamMode | None = None,
+        stream_mode: StreamMode | kinesis.StreamMode | None = None,
         shard_count: int | None = None,
         retention: Duration | None = None,
         encryption_key: kms.IKey | None = None,
@@ -85,6 +90,12 @@ class KinesisBatchConsumer(Construct):
         **consumer_options: Any,
     ) -> None:
         problems = Problems("KinesisBatchConsumer", scope, id)
+        check_keywords(
+            problems.prefix,
+            KinesisBatchConsumer.add_consumer,
+            consumer_options,
+            skip=("handler", "id"),
+        )
         if stream is not None:
             for name, value in {
                 "stream_mode": stream_mode,
@@ -99,7 +110,7 @@ class KinesisBatchConsumer(Construct):
                         "only shapes a stream this construct creates, but stream= was given",
                         "leave it out, or drop stream=",
                     )
-        mode = stream_mode or "on_demand"
+        mode = _mode_name(stream_mode) if stream_mode is not None else "on_demand"
         if mode not in ("on_demand", "provisioned"):
             problems.add("stream_mode", mode, "is not a stream mode", "'on_demand', 'provisioned'")
         if shard_count is not None and mode == "on_demand" and stream is None:
@@ -112,6 +123,7 @@ class KinesisBatchConsumer(Construct):
         problems.check_range("shard_count", shard_count, 1, 100000)
         problems.check_duration("retention", retention, 24 * 3600, 365 * 86400)
         _check_consumer_options(problems, **consumer_options)
+        _check_handler(problems, handler)
         problems.raise_if_any()
 
         super().__init__(scope, id)
@@ -169,6 +181,7 @@ class KinesisBatchConsumer(Construct):
 
     # --- consumers -------------------------------------------------------------------------
 
+    @checked
     def add_consumer(
         self,
         handler: lambda_.IFunction,
@@ -185,7 +198,7 @@ class KinesisBatchConsumer(Construct):
         report_batch_item_failures: bool = True,
         tumbling_window: Duration | None = None,
         enhanced_fan_out: bool = False,
-        filters: list[dict[str, Any]] | None = None,
+        filters: Sequence[Mapping[str, Any]] | None = None,
         iterator_age_alarm_threshold: Duration = _ITERATOR_AGE_ALARM,
     ) -> StreamConsumerResources:
         """Another consumer of the same stream, with its own failure destination and alarms.
@@ -208,7 +221,9 @@ class KinesisBatchConsumer(Construct):
                 invocations of a window. Default none.
             enhanced_fan_out: read through a dedicated-throughput stream consumer (its own
                 2 MB/s per shard, push delivery). Default False.
-            filters: event filter patterns (``lambda_.FilterCriteria.filter({...})``).
+            filters: event filter patterns, ``lambda_.FilterCriteria.filter({...})`` or the
+                pattern as a dict; Kinesis filters on ``data`` only (``{"data": {"type":
+                ["click"]}}``), every leaf a list; 1..5 filters (10 with a raised quota).
                 Default: every record.
             iterator_age_alarm_threshold: iterator age that means the consumer falls behind.
                 Default 5 minutes.
@@ -226,6 +241,8 @@ class KinesisBatchConsumer(Construct):
             max_record_age=max_record_age,
             tumbling_window=tumbling_window,
         )
+        filter_criteria = checked_filters(problems, "filters", filters, keys=KINESIS_KEYS)
+        _check_handler(problems, handler)
         if consumer_id in self.consumers:
             problems.add(
                 "id",
@@ -235,7 +252,8 @@ class KinesisBatchConsumer(Construct):
             )
         problems.raise_if_any()
 
-        scope = Construct(self, consumer_id)
+        # The consumer refers to its function: it lives beside it (in its stack, if another).
+        scope = Construct(scope_beside(self, handler), consumer_id)
         failures = dead_letter_queue(scope, "FailureQueue")
         stream_consumer = None
         source_arn = self.stream.stream_arn
@@ -264,7 +282,7 @@ class KinesisBatchConsumer(Construct):
             bisect_batch_on_error=bisect_batch_on_error,
             report_batch_item_failures=report_batch_item_failures,
             tumbling_window=tumbling_window,
-            filters=filters,
+            filters=filter_criteria,
             on_failure=event_sources.SqsDlq(failures),
         )
         if stream_consumer is not None:
@@ -304,10 +322,12 @@ class KinesisBatchConsumer(Construct):
 
     # --- producers -------------------------------------------------------------------------
 
+    @checked
     def grant_write(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to put records on the stream (and to use its key, if any)."""
         return self.stream.grant_write(grantee)
 
+    @checked
     def add_ingest_api(
         self,
         *,
@@ -480,6 +500,23 @@ def _kinesis_integration(role: iam.IRole, action: str, template: str) -> apigate
     )
 
 
+def _mode_name(mode: StreamMode | kinesis.StreamMode | str) -> str:
+    """``"on_demand"``/``"provisioned"`` for the construct's strings or CDK's enum."""
+    return mode.name.lower() if isinstance(mode, kinesis.StreamMode) else mode
+
+
+def _check_handler(problems: Problems, handler: lambda_.IFunction) -> None:
+    if handler.role is None:
+        problems.add(
+            "handler",
+            handler,
+            "is imported without a role: the stream and the on-failure queue cannot be granted "
+            "to it",
+            "a function of this app, or one imported with Function.from_function_attributes("
+            "..., role=...)",
+        )
+
+
 def _check_consumer_options(
     problems: Problems,
     *,
@@ -497,12 +534,7 @@ def _check_consumer_options(
     problems.check_duration("max_batching_window", max_batching_window, 0, 300)
     problems.check_range("parallelization_factor", parallelization_factor, 1, 10)
     problems.check_range("retry_attempts", retry_attempts, -1, 10000)
-    if isinstance(max_record_age, int):
-        if max_record_age != INFINITE:
-            problems.add(
-                "max_record_age", max_record_age, "is not allowed", "60..604800 seconds, or -1"
-            )
-    else:
+    if not isinstance(max_record_age, int):  # INFINITE; any other int is refused by type
         problems.check_duration("max_record_age", max_record_age, 60, 7 * 86400)
     problems.check_duration("tumbling_window", tumbling_window, 0, 900)
     at_timestamp = starting_position == lambda_.StartingPosition.AT_TIMESTAMP

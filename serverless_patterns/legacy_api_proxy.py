@@ -13,7 +13,7 @@ import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigateway
@@ -23,8 +23,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from serverless_patterns._assets import packaged_handler_code
+from serverless_patterns._assets import packaged_handler_code, packaged_module
 from serverless_patterns._synth import Validation, lazy_string
+from serverless_patterns._typecheck import checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import notify, occurrence_alarm
 from serverless_patterns.functions import ServerlessFunction
@@ -63,6 +64,34 @@ class Route:
     legacy_path: str
 
 
+def _authorization_name(
+    authorization: Authorization | apigateway.AuthorizationType,
+) -> Authorization:
+    """The construct's mode name for CDK's enum too (``AuthorizationType.IAM`` -> ``"IAM"``)."""
+    if isinstance(authorization, apigateway.AuthorizationType):
+        return cast(Authorization, authorization.name)
+    return authorization
+
+
+def _check_with_translator(problems: Problems, route_key: str, translation: dict[str, Any]) -> None:
+    """The translator's own check of its route table entry, run at synth time."""
+    routes = packaged_module("translator", "routes")
+    try:
+        routes.parse_route(route_key, translation)
+    except ValueError as error:
+        message = str(error)
+        argument = next(
+            (name for name in ("request_mapping", "response_mapping") if f".{name}" in message),
+            "route",
+        )
+        problems.add(
+            argument,
+            translation.get(argument, route_key),
+            f"is refused by the translator: {message}",
+            "the mapping grammar of LegacyApiProxy.add_translated_route",
+        )
+
+
 class LegacyApiProxy(Construct):
     """A REST API over a legacy service: passthrough routes and translated routes.
 
@@ -82,13 +111,14 @@ class LegacyApiProxy(Construct):
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
     """
 
+    @checked
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
         legacy_base_url: str,
-        authorization: Authorization = "IAM",
+        authorization: Authorization | apigateway.AuthorizationType = "IAM",
         allow_unauthenticated: bool = False,
         user_pool: cognito.IUserPool | None = None,
         usage_plan: apigateway.UsagePlanProps | None = None,
@@ -99,6 +129,7 @@ class LegacyApiProxy(Construct):
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         problems = Problems("LegacyApiProxy", scope, id)
+        mode = _authorization_name(authorization)
         parsed = urllib.parse.urlsplit(legacy_base_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             problems.add(
@@ -118,20 +149,18 @@ class LegacyApiProxy(Construct):
                 "has a query string or fragment",
                 "a base URL; routes add paths and pass queries through",
             )
-        if authorization not in ("IAM", "COGNITO", "API_KEY", "NONE"):
-            problems.add(
-                "authorization", authorization, "is not a mode", "'IAM', 'COGNITO', 'API_KEY'"
-            )
-        if authorization == "COGNITO" and user_pool is None:
+        if mode not in ("IAM", "COGNITO", "API_KEY", "NONE"):
+            problems.add("authorization", mode, "is not a mode", "'IAM', 'COGNITO', 'API_KEY'")
+        if mode == "COGNITO" and user_pool is None:
             problems.add("user_pool", None, "is required with authorization='COGNITO'", "a pool")
-        if authorization == "API_KEY" and usage_plan is None:
+        if mode == "API_KEY" and usage_plan is None:
             problems.add(
                 "usage_plan",
                 None,
                 "is required with authorization='API_KEY' (a key without a plan has no limits)",
                 "apigateway.UsagePlanProps(throttle=..., quota=...)",
             )
-        if authorization == "NONE" and not allow_unauthenticated:
+        if mode == "NONE" and not allow_unauthenticated:
             problems.add(
                 "authorization",
                 "NONE",
@@ -161,13 +190,13 @@ class LegacyApiProxy(Construct):
         self.routes: list[Route] = []
         """Every route, in the order added."""
         self._translations: dict[str, dict[str, Any]] = {}
-        self._authorization = authorization
+        self._authorization = mode
         self.alarms: list[cloudwatch.Alarm] = []
         """API 5XX rate and latency, and the translator's errors once it exists."""
         self.translator_function: ServerlessFunction | None = None
         """The generic translator (created with the first translated route without handler)."""
 
-        method_options = self._method_options(authorization, user_pool)
+        method_options = self._method_options(mode, user_pool)
         self.api = secure_rest_api(
             self,
             description=f"Modern API of {self.node.path} over {self.legacy_base_url}",
@@ -202,7 +231,7 @@ class LegacyApiProxy(Construct):
         """The API key (``API_KEY`` authorization only)."""
         self.usage_plan: apigateway.UsagePlan | None = None
         """The usage plan (``API_KEY`` authorization only)."""
-        if authorization == "API_KEY":
+        if mode == "API_KEY":
             assert usage_plan is not None
             self.usage_plan = self.api.add_usage_plan(
                 "UsagePlan",
@@ -257,6 +286,7 @@ class LegacyApiProxy(Construct):
 
     # --- routes ----------------------------------------------------------------------------
 
+    @checked
     def add_passthrough(
         self, path: str, methods: Sequence[str] = ("GET",), legacy_path: str | None = None
     ) -> None:
@@ -295,6 +325,7 @@ class LegacyApiProxy(Construct):
             )
             self.routes.append(Route(method.upper(), path, "passthrough", target))
 
+    @checked
     def add_translated_route(
         self,
         path: str,
@@ -348,20 +379,23 @@ class LegacyApiProxy(Construct):
             problems.add(
                 "response_format", response_format, "is not a format", "'xml', 'json', 'form'"
             )
+        translation: dict[str, Any] = {
+            "legacy_path": legacy_path,
+            "legacy_method": legacy_method.upper(),
+            "response_format": response_format,
+        }
+        if request_mapping:
+            translation["request_mapping"] = dict(request_mapping)
+        if response_mapping:
+            translation["response_mapping"] = dict(response_mapping)
+        route_key = f"{method.upper()} {path}"
+        if handler is None and not problems.has_problems:
+            _check_with_translator(problems, route_key, translation)
         problems.raise_if_any()
 
         function: lambda_.IFunction = handler or self._translator()
         if handler is None:
-            translation: dict[str, Any] = {
-                "legacy_path": legacy_path,
-                "legacy_method": legacy_method.upper(),
-                "response_format": response_format,
-            }
-            if request_mapping:
-                translation["request_mapping"] = dict(request_mapping)
-            if response_mapping:
-                translation["response_mapping"] = dict(response_mapping)
-            self._translations[f"{method.upper()} {path}"] = translation
+            self._translations[route_key] = translation
         parameters = _PARAMETER.findall(path)
         resource = self.api.root.resource_for_path(path) if path != "/" else self.api.root
         self._acknowledge_method(

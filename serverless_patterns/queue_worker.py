@@ -16,9 +16,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from serverless_patterns._typecheck import checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, message_age_alarm, notify
-from serverless_patterns.functions import function_timeout_seconds
+from serverless_patterns.functions import function_timeout_seconds, scope_beside
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
 from serverless_patterns.queues import (
     SQS_DEFAULT_VISIBILITY_SECONDS,
@@ -73,6 +74,7 @@ class QueueWorker(Construct):
         enabled: whether the event source mapping polls. Default True.
     """
 
+    @checked
     def __init__(
         self,
         scope: Construct,
@@ -179,7 +181,7 @@ class QueueWorker(Construct):
                 f"sqs:GetQueueAttributes on {self.queue.node.path} yourself.",
             )
         self.event_source_mapping = lambda_.EventSourceMapping(
-            self,
+            scope_beside(self, handler),
             "EventSourceMapping",
             target=handler,
             event_source_arn=self.queue.queue_arn,
@@ -189,7 +191,8 @@ class QueueWorker(Construct):
             max_concurrency=max_concurrency,
             enabled=enabled,
         )
-        """The SQS event source mapping (``ReportBatchItemFailures`` on)."""
+        """The SQS event source mapping (``ReportBatchItemFailures`` on). It lives in the
+        handler's stack when that is another one (see ``functions.scope_beside``)."""
         acknowledge(
             self.event_source_mapping,
             "Serverless-LambdaEventSourceMappingDestination",
@@ -228,6 +231,7 @@ class QueueWorker(Construct):
         """The topic the alarms notify, if any."""
         notify(self.alarms, alarm_topic)
 
+    @checked
     def grant_send(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow ``grantee`` to send messages to the queue (and use its key, if any)."""
         return self.queue.grant_send_messages(grantee)

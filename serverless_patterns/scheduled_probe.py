@@ -23,6 +23,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from serverless_patterns._assets import packaged_handler_code
+from serverless_patterns._schedules import ExpressionError, parse_expression
+from serverless_patterns._typecheck import check_fields, checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, encrypted_alarm_topic, notify
 from serverless_patterns.functions import ServerlessFunction, async_failure_destination
@@ -30,8 +32,6 @@ from serverless_patterns.queues import dead_letter_queue
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _DEFAULT_SCHEDULE = Duration.minutes(5)
 _DEFAULT_TIMEOUT = Duration.seconds(10)
 _FUNCTION_TIMEOUT = Duration.seconds(60)
@@ -66,6 +66,9 @@ class ProbeTarget:
     contains: str | None = None
     max_latency: Duration | None = None
     headers: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     @property
     def target_name(self) -> str:
@@ -104,8 +107,9 @@ class ScheduledProbe(Construct):
         id: construct id (part of every logical id below it: choose it once).
         targets: the websites to check (at least one; unique names).
         schedule: how often to check: a ``Duration`` (>= 1 minute, whole minutes) or a
-            Scheduler expression (``"rate(5 minutes)"``, ``"cron(0/10 * * * ? *)"``).
-            Default every 5 minutes.
+            Scheduler expression (``"rate(5 minutes)"``, ``"cron(0/10 * * * ? *)"``), checked as
+            the service checks it; a one-time ``at(...)`` is refused (the alarms need a check
+            every period). Default every 5 minutes.
         alert_emails: email addresses subscribed to the alert topic. Default none.
         alert_phone_numbers: E.164 phone numbers (``+4930...``) subscribed for SMS.
             Default none.
@@ -118,6 +122,7 @@ class ScheduledProbe(Construct):
         max_redirects: redirects followed per check. Default 5.
     """
 
+    @checked
     def __init__(
         self,
         scope: Construct,
@@ -294,21 +299,19 @@ def _interval_seconds(problems: Problems, schedule: Duration | str) -> float | N
         if seconds < 60 or seconds % 60:
             problems.add("schedule", schedule, "is not allowed", "whole minutes, at least 1 minute")
         return seconds
-    match = _RATE.match(schedule)
-    if match:
-        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
-        if seconds < 60:
-            problems.add("schedule", schedule, "is not allowed", "at least 1 minute")
-        return float(seconds)
-    if schedule.startswith("cron(") and schedule.endswith(")"):
+    try:
+        parsed = parse_expression(schedule)
+    except ExpressionError as error:
+        problems.add("schedule", schedule, error.reason, error.allowed)
         return None
-    problems.add(
-        "schedule",
-        schedule,
-        "is not a schedule expression",
-        "a Duration, 'rate(5 minutes)' or 'cron(...)'",
-    )
-    return None
+    if parsed.kind == "at":
+        problems.add(
+            "schedule",
+            schedule,
+            "runs the probe once: its availability alarms need a check every period",
+            "a Duration, 'rate(...)' or 'cron(...)'",
+        )
+    return parsed.interval_seconds
 
 
 def _check_targets(
@@ -330,6 +333,7 @@ def _check_targets(
             f"at most {MAX_TARGETS}; use another ScheduledProbe",
         )
     seen: set[str] = set()
+    construct_ids: dict[str, str] = {}
     for target in targets:
         parsed = urllib.parse.urlsplit(target.url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -361,7 +365,16 @@ def _check_targets(
         name = target.target_name
         if name in seen:
             problems.add("targets", name, "is a duplicate target name", "unique names")
+        elif _construct_id(name) in construct_ids:
+            problems.add(
+                "targets",
+                name,
+                f"names its alarm like {construct_ids[_construct_id(name)]!r} (both become "
+                f"{_construct_id(name)}Alarm: names are compared by their letters and digits)",
+                "names that differ in letters or digits",
+            )
         seen.add(name)
+        construct_ids.setdefault(_construct_id(name), name)
         low, high = target.status_range
         if not 100 <= low <= high <= 599:
             problems.add(

@@ -603,7 +603,8 @@ def test_nested_filter_policy_under_message_attributes_is_rejected(stack: cdk.St
         ValueError,
         match=error(
             "filter_policy=['order'] nests a policy under the MessageAttributes scope (attributes "
-            "are flat) (allowed: SubscriptionFilter values, or filter_policy_scope='MessageBody')"
+            "are flat) (allowed: SubscriptionFilter values or lists of values, or "
+            "filter_policy_scope='MessageBody')"
         ),
     ):
         fan.add_queue_subscriber(filter_policy=nested)

@@ -982,13 +982,13 @@ def test_fifo_output_and_rejected_queues_are_errors(stack: cdk.Stack) -> None:
         )
 
 
-def test_a_source_that_is_neither_queue_nor_bucket_is_an_error(stack: cdk.Stack) -> None:
+def test_a_source_that_is_neither_queue_nor_bucket_is_a_type_error(stack: cdk.Stack) -> None:
     topic = sns.Topic(stack, "NotASource")
     with pytest.raises(
-        ValueError,
+        TypeError,
         match=error(
-            "FilterPipeline at 'TestStack/Orders': source=<TestStack/NotASource> is neither a "
-            "queue nor a bucket (allowed: an IQueue, an IBucket or None)"
+            "FilterPipeline at 'TestStack/Orders': source must be aws_sqs.IQueue, aws_s3.IBucket "
+            "or None, got aws_sns.Topic <TestStack/NotASource>"
         ),
     ):
         FilterPipeline(stack, "Orders", stages=two_stages(stack), source=topic)  # type: ignore[arg-type]

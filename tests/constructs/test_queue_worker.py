@@ -434,9 +434,9 @@ PATH = "QueueWorker at 'TestStack/Orders'"
         ({"max_concurrency": 1001}, "max_concurrency=1001 is not allowed (allowed: 2..1000)"),
         (
             {"visibility_timeout": Duration.seconds(10)},
-            "visibility_timeout=Duration.seconds(10) is shorter than the function timeout (30 s): "
+            "visibility_timeout=Duration.seconds(10) is shorter than the function timeout (25 s): "
             "messages would be received again while still being processed "
-            "(allowed: 30..43200 seconds)",
+            "(allowed: 25..43200 seconds)",
         ),
         (
             {"visibility_timeout": Duration.hours(13)},

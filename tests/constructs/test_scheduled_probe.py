@@ -274,7 +274,8 @@ def test_existing_alert_topic(stack: cdk.Stack) -> None:
         (
             {"schedule": "every 5 minutes"},
             "schedule='every 5 minutes' is not a schedule expression "
-            "(allowed: a Duration, 'rate(5 minutes)' or 'cron(...)')",
+            "(allowed: a Duration, 'rate(5 minutes)', 'cron(0/10 * * * ? *)' or "
+            "'at(2027-01-01T09:00:00)')",
         ),
         (
             {"alert_emails": ["ops.example.com"]},
