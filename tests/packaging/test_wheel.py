@@ -1,54 +1,27 @@
 """The built wheel, installed the plain way (not editable), works in someone else's CDK app.
 
-The wheel is built offline with the dev interpreter's own setuptools (no build isolation, no
-index), from a copy of the work tree without build leftovers (``build/``, ``*.egg-info``), so
-a stale ``build/lib`` can neither hide a missing file nor smuggle in a deleted one, and the
-repository is left untouched. It is installed into a fresh virtualenv; the dev virtualenv's
-site-packages is made visible there through a ``.pth`` file so aws-cdk-lib is not downloaded
-again. Lines of a ``.pth`` file only extend ``sys.path``: the ``.pth`` files inside the dev
-site-packages (among them the editable install of this package) are not processed, which the
-test checks rather than assumes. A CDK app then runs from a temporary directory outside the
-repository and its synthesized output is inspected.
+The wheel is built once and installed into a virtualenv that sees only it and its declared
+dependencies (``tests/packaging/conftest.py``). A CDK app then runs from a temporary directory
+outside the repository and its synthesized output is inspected.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
-import shutil
 import subprocess
 import sys
-import sysconfig
 import textwrap
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import serverless_patterns
+from tests.packaging.conftest import Built, Venv, clean_env, run
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "serverless_patterns"
-
-#: Not part of a source checkout (or not of the package): left out of the copy that is built.
-_NOT_SOURCE = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "node_modules",
-    "cdk.out",
-    ".local",
-    "build",
-    "dist",
-    "*.egg-info",
-    "__pycache__",
-    "*.py[cod]",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-)
 
 _APP = textwrap.dedent(
     """\
@@ -92,97 +65,6 @@ _APP = textwrap.dedent(
 )
 
 
-@dataclass(frozen=True)
-class Installed:
-    source: Path
-    wheel: Path
-    python: Path
-    site_packages: Path
-    workdir: Path
-
-
-def _env(*, for_clean_venv: bool) -> dict[str, str]:
-    env = dict(os.environ)
-    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
-    env["PIP_NO_INDEX"] = "1"
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    if for_clean_venv:
-        # Nothing of the repository or the dev virtualenv may leak in except through the .pth.
-        for name in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
-            env.pop(name, None)
-    return env
-
-
-def _run(args: list[str | Path], *, cwd: Path, env: dict[str, str], hint: str = "") -> str:
-    result = subprocess.run(
-        [str(arg) for arg in args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, (
-        f"{' '.join(map(str, args))} exited {result.returncode}{hint}\n"
-        f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
-    )
-    return result.stdout
-
-
-def _build_hint() -> str:
-    try:
-        version = importlib.metadata.version("setuptools")
-    except importlib.metadata.PackageNotFoundError:
-        version = "0 (not installed)"
-    if int(version.split(".")[0]) >= 77:
-        return ""
-    return (
-        f"\n(the dev virtualenv builds with its own setuptools, here {version}: pyproject.toml "
-        "uses a PEP 639 license string, which needs setuptools>=77 in the dev dependencies)"
-    )
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    root = tmp_path_factory.mktemp("wheel")
-    source = root / "source"
-    shutil.copytree(REPO_ROOT, source, ignore=_NOT_SOURCE, symlinks=True)
-    dist = root / "dist"
-    dist.mkdir()
-    build_env = _env(for_clean_venv=False)
-    build = ["wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", dist, source]
-    _run(
-        [sys.executable, "-m", "pip", *build],
-        cwd=root,
-        env=build_env,
-        hint=_build_hint(),
-    )
-    wheels = sorted(dist.glob("*.whl"))
-    assert len(wheels) == 1, f"expected exactly one wheel, got {[w.name for w in wheels]}"
-
-    venv = root / "venv"
-    clean_env = _env(for_clean_venv=True)
-    _run([sys.executable, "-m", "venv", venv], cwd=root, env=clean_env)
-    python = venv / "bin" / "python"
-    purelib = _run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        cwd=root,
-        env=clean_env,
-    ).strip()
-    site_packages = Path(purelib)
-    dev_site_packages = sysconfig.get_paths()["purelib"]
-    (site_packages / "dev_dependencies.pth").write_text(f"{dev_site_packages}\n")
-    _run(
-        [python, "-m", "pip", "install", "--no-deps", "--no-index", wheels[0]],
-        cwd=root,
-        env=clean_env,
-    )
-    workdir = root / "consumer"
-    workdir.mkdir()
-    return Installed(source, wheels[0], python, site_packages, workdir)
-
-
 def _package_files(source: Path) -> set[str]:
     """Every file of the package in the tree that was built."""
     return {
@@ -193,8 +75,8 @@ def _package_files(source: Path) -> set[str]:
 
 
 @pytest.mark.slow
-def test_wheel_holds_the_package_and_nothing_else(installed: Installed) -> None:
-    with zipfile.ZipFile(installed.wheel) as wheel:
+def test_wheel_holds_the_package_and_nothing_else(built: Built) -> None:
+    with zipfile.ZipFile(built.wheel) as wheel:
         names = set(wheel.namelist())
         dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
         metadata = wheel.read(f"{dist_info}/METADATA").decode()
@@ -206,33 +88,29 @@ def test_wheel_holds_the_package_and_nothing_else(installed: Installed) -> None:
     for unwanted in ("tests/", "examples/", "lambda_src/"):
         assert not [n for n in names if n.startswith(unwanted)], f"{unwanted} is in the wheel"
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    missing = _package_files(installed.source) - names
+    missing = _package_files(built.source) - names
     assert not missing, f"files of the package missing from the wheel: {sorted(missing)}"
     requirements = {
         line.split(":", 1)[1].strip().split("[")[0].split("<")[0].split(">")[0].lower()
         for line in metadata.splitlines()
         if line.startswith("Requires-Dist:") and "extra ==" not in line
     }
-    assert {"aws-cdk-lib", "constructs", "aws-lambda-powertools"} <= requirements
+    assert {"aws-cdk-lib", "constructs", "aws-lambda-powertools", "typeguard"} <= requirements
 
 
 @pytest.mark.slow
-def test_installed_wheel_is_what_imports(installed: Installed) -> None:
+def test_installed_wheel_is_what_imports(venv_here: Venv, tmp_path: Path) -> None:
     probe = (
         "import json, sys, serverless_patterns; "
         "print(json.dumps({'file': serverless_patterns.__file__, "
         "'meta_path': [type(f).__module__ for f in sys.meta_path]}))"
     )
-    out = _run(
-        [installed.python, "-c", probe],
-        cwd=installed.workdir,
-        env=_env(for_clean_venv=True),
-    )
+    out = run([venv_here.python, "-c", probe], cwd=tmp_path, env=clean_env(venv_here))
     seen = json.loads(out.strip().splitlines()[-1])
     package_file = Path(seen["file"]).resolve()
-    assert package_file.is_relative_to(installed.site_packages.resolve()), (
+    assert package_file.is_relative_to(venv_here.site_packages.resolve()), (
         f"serverless_patterns was imported from {package_file}, not from the wheel installed in "
-        f"{installed.site_packages}"
+        f"{venv_here.site_packages}"
     )
     assert not [m for m in seen["meta_path"] if "__editable__" in m], seen["meta_path"]
 
@@ -259,26 +137,23 @@ def _asset_path(outdir: Path, stack: str, layer: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def consumer(installed: Installed) -> tuple[Path, str]:
+def consumer(venv_here: Venv, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The consumer app synthesized once: its output directory and what it printed."""
-    app = installed.workdir / "app.py"
+    workdir = tmp_path_factory.mktemp("consumer")
+    app = workdir / "app.py"
     app.write_text(_APP)
-    outdir = installed.workdir / "cdk.out"
-    out = _run(
-        [installed.python, app, outdir],
-        cwd=installed.workdir,
-        env=_env(for_clean_venv=True),
-    )
+    outdir = workdir / "cdk.out"
+    out = run([venv_here.python, app, outdir], cwd=workdir, env=clean_env(venv_here))
     return outdir, out
 
 
 @pytest.mark.slow
 def test_consumer_app_synthesizes_from_outside_the_repo(
-    installed: Installed, consumer: tuple[Path, str]
+    venv_here: Venv, consumer: tuple[Path, str]
 ) -> None:
     outdir, out = consumer
     package_file = Path(json.loads(out.strip().splitlines()[-1])["package_file"]).resolve()
-    assert package_file.is_relative_to(installed.site_packages.resolve()), package_file
+    assert package_file.is_relative_to(venv_here.site_packages.resolve()), package_file
 
     template: dict[str, Any] = json.loads((outdir / "ConsumerStack.template.json").read_text())
     resources: dict[str, dict[str, Any]] = template["Resources"]
@@ -327,7 +202,7 @@ def test_packaged_handler_code_deploys_from_the_installed_wheel(
 
 @pytest.mark.slow
 def test_stage_helper_layer_is_built_from_the_installed_wheel(
-    installed: Installed, consumer: tuple[Path, str]
+    venv_here: Venv, consumer: tuple[Path, str]
 ) -> None:
     """The stage layer holds the installed ``serverless_patterns/stage.py`` and a stub package."""
     outdir, _ = consumer
@@ -340,7 +215,7 @@ def test_stage_helper_layer_is_built_from_the_installed_wheel(
     ]
     package = outdir / _asset_path(outdir, "ConsumerStack", layer) / "python" / PACKAGE
     assert sorted(p.name for p in package.iterdir()) == ["__init__.py", "stage.py"]
-    installed_stage = installed.site_packages / PACKAGE / "stage.py"
+    installed_stage = venv_here.site_packages / PACKAGE / "stage.py"
     assert (package / "stage.py").read_bytes() == installed_stage.read_bytes()
     assert "import aws_cdk" not in (package / "__init__.py").read_text()
 
