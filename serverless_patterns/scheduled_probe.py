@@ -36,6 +36,7 @@ _DEFAULT_SCHEDULE = Duration.minutes(5)
 _DEFAULT_TIMEOUT = Duration.seconds(10)
 _FUNCTION_TIMEOUT = Duration.seconds(60)
 _CRON_ALARM_PERIOD = Duration.minutes(5)
+_MAX_EVENT_AGE_SECONDS = 6 * 3600
 METRICS_NAMESPACE = "ServerlessPatterns/Probe"
 MAX_TARGETS = 32
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
@@ -150,6 +151,7 @@ class ScheduledProbe(Construct):
                     "alert_phone_numbers", phone, "is not in E.164 form", "+ and 2..15 digits"
                 )
         problems.check_range("failure_threshold", failure_threshold, 1, 100)
+        _check_alarm_window(problems, alarm_period, interval, failure_threshold)
         problems.check_range("max_redirects", max_redirects, 0, 20)
         problems.check_duration("function_timeout", function_timeout, 1, 900)
         problems.raise_if_any()
@@ -195,6 +197,8 @@ class ScheduledProbe(Construct):
         )
         """The probe function (its code ships inside this package)."""
 
+        # A run older than the next one is stale; Lambda and Scheduler keep events 60 s..6 h.
+        event_age = Duration.seconds(min(max(60, interval or 300), _MAX_EVENT_AGE_SECONDS))
         # Scheduler invokes asynchronously: a run that fails after Lambda's retry is kept here,
         # and a run the scheduler could not invoke at all lands in the schedule's DLQ.
         failure_destination = async_failure_destination(
@@ -204,7 +208,7 @@ class ScheduledProbe(Construct):
             config_id="InvokeConfig",
             alarm_id="InvokeFailureAlarm",
             retry_attempts=0,
-            max_event_age=Duration.seconds(max(60, interval or 300)),
+            max_event_age=event_age,
             invoked_by=f"the schedule of {self.node.path}",
         )
         self.failure_queue = failure_destination.queue
@@ -242,7 +246,7 @@ class ScheduledProbe(Construct):
                 role=self.schedule_role.without_policy_updates(),
                 dead_letter_queue=self.schedule_dead_letter_queue,
                 retry_attempts=2,
-                max_event_age=Duration.seconds(max(60, interval or 300)),
+                max_event_age=event_age,
             ),
             description=f"Runs the website probe of {self.node.path}",
         )
@@ -312,6 +316,31 @@ def _interval_seconds(problems: Problems, schedule: Duration | str) -> float | N
             "a Duration, 'rate(...)' or 'cron(...)'",
         )
     return parsed.interval_seconds
+
+
+def _check_alarm_window(
+    problems: Problems, alarm_period: Duration | None, interval: float | None, threshold: int
+) -> None:
+    """CloudWatch's limits: a period of whole minutes; period x evaluation periods at most a day
+    for periods under an hour, at most seven days otherwise."""
+    seconds = (
+        alarm_period.to_seconds(integral=False)
+        if alarm_period is not None
+        else interval or _CRON_ALARM_PERIOD.to_seconds()
+    )
+    if alarm_period is not None and (seconds < 60 or seconds % 60):
+        problems.add("alarm_period", alarm_period, "is not allowed", "whole minutes, at least 1")
+        return
+    limit = 86400 if seconds < 3600 else 7 * 86400
+    if seconds * threshold > limit:
+        problems.add(
+            "failure_threshold",
+            threshold,
+            f"checks over {number(seconds * threshold)} s with an alarm period of "
+            f"{number(seconds)} s, longer than CloudWatch evaluates",
+            f"period x failure_threshold at most {limit} s "
+            f"({'under' if seconds < 3600 else 'from'} an hour's period)",
+        )
 
 
 def _check_targets(
