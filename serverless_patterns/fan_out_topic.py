@@ -8,6 +8,7 @@ loses messages nor holds up the others.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
@@ -460,7 +461,8 @@ class FanOutTopic(Construct):
             conditions=conditions,
         )
         if not self.topic.add_to_resource_policy(statement).statement_added:
-            rendered = Stack.of(self).to_json_string(statement.to_statement_json())
+            # Resolved now: a warning is plain text, a token would print as ${Token[...]}.
+            rendered = json.dumps(Stack.of(self).resolve(statement.to_statement_json()))
             Annotations.of(self).add_warning_v2(
                 "serverless-patterns:imported-topic-s3-policy",
                 "The topic is imported, so its topic policy cannot be changed here: add this "
