@@ -728,6 +728,7 @@ def _stage_layer_directory() -> tuple[str, str]:
     return str(root), hashlib.sha256(init + b"\0" + source).hexdigest()
 
 
+@checked
 def stage_layer_for(scope: Construct) -> lambda_.ILayerVersion:
     """The stack's one layer with :mod:`serverless_patterns.stage`, created on first use.
 

@@ -203,6 +203,7 @@ def _belongs_in_layer(path: PurePosixPath) -> bool:
     return path.suffix not in {".pyc", ".pyo", ".so", ".pyd", ".c", ".h"}
 
 
+@checked
 def powertools_layer_for(scope: Construct) -> lambda_.ILayerVersion:
     """The stack's one Powertools layer, created on first use.
 
@@ -367,12 +368,13 @@ class ServerlessFunction(lambda_.Function):
             scope
         )
         """The layer that provides Powertools to this function."""
-        options: dict[str, Any] = {
-            "logging_format": lambda_.LoggingFormat.JSON,
-            "application_log_level_v2": lambda_.ApplicationLogLevel.INFO,
-            "system_log_level_v2": lambda_.SystemLogLevel.WARN,
-            **function_options,
-        }
+        options: dict[str, Any] = {"logging_format": lambda_.LoggingFormat.JSON}
+        if function_options.get("logging_format", lambda_.LoggingFormat.JSON) == (
+            lambda_.LoggingFormat.JSON
+        ):  # Lambda's log levels apply to JSON logs only
+            options["application_log_level_v2"] = lambda_.ApplicationLogLevel.INFO
+            options["system_log_level_v2"] = lambda_.SystemLogLevel.WARN
+        options.update(function_options)
         active_tracing = tracing is None or tracing == lambda_.Tracing.ACTIVE
         if not active_tracing:
             options["tracing"] = tracing
