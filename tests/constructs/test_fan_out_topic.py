@@ -702,3 +702,78 @@ def test_imported_function_without_role_is_rejected_as_lambda_subscriber(stack: 
     )
     with pytest.raises(ValueError, match="is imported without a role"):
         fan.add_lambda_subscriber(imported)
+
+
+# --- SNS's own JSON form of filter policies --------------------------------------------------
+
+
+def synthesized_policy(stack: cdk.Stack) -> tuple[dict[str, Any], str]:
+    subscriptions = Template.from_stack(stack).find_resources("AWS::SNS::Subscription")
+    (properties,) = [s["Properties"] for s in subscriptions.values()]
+    return properties["FilterPolicy"], properties.get("FilterPolicyScope", "MessageAttributes")
+
+
+def test_json_filter_policy_is_taken_as_sns_documents_it(stack: cdk.Stack) -> None:
+    policy = {"type": ["OrderPlaced", {"prefix": "Refund"}], "total": [{"numeric": [">", 100]}]}
+    FanOutTopic(stack, "Fan").add_queue_subscriber(filter_policy=policy)
+    assert synthesized_policy(stack) == (policy, "MessageAttributes")
+
+
+def test_json_filter_policy_on_the_body_may_nest(stack: cdk.Stack) -> None:
+    policy = {"order": {"type": ["OrderPlaced"], "store": [{"exists": False}]}}
+    FanOutTopic(stack, "Fan").add_queue_subscriber(
+        filter_policy=policy, filter_policy_scope="MessageBody"
+    )
+    assert synthesized_policy(stack) == (policy, "MessageBody")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "delivered"),
+    [
+        ({"type": "OrderPlaced", "total": 150}, True),
+        ({"type": "RefundIssued", "total": 101}, True),
+        ({"type": "OrderPlaced", "total": 50}, False),
+        ({"type": "OrderShipped", "total": 500}, False),
+        ({"total": 500}, False),
+    ],
+)
+def test_json_filter_policy_selects_what_sns_would_deliver(
+    stack: cdk.Stack, attributes: dict[str, Any], delivered: bool
+) -> None:
+    """The synthesized policy, evaluated by moto's implementation of SNS's matcher."""
+    from moto.sns.utils import FilterPolicyMatcher
+
+    policy = {"type": ["OrderPlaced", {"prefix": "Refund"}], "total": [{"numeric": [">", 100]}]}
+    FanOutTopic(stack, "Fan").add_queue_subscriber(filter_policy=policy)
+    synthesized, scope = synthesized_policy(stack)
+    message_attributes = {
+        name: {"Type": "Number" if isinstance(value, int) else "String", "Value": str(value)}
+        for name, value in attributes.items()
+    }
+    matcher = FilterPolicyMatcher(synthesized, scope)
+    assert matcher.matches(message_attributes, "{}") is delivered
+
+
+def test_cdk_and_json_forms_mix_in_one_policy(stack: cdk.Stack) -> None:
+    FanOutTopic(stack, "Fan").add_queue_subscriber(
+        filter_policy={
+            "type": sns.SubscriptionFilter.string_filter(allowlist=["OrderPlaced"]),
+            "region": ["eu", "us"],
+        }
+    )
+    assert synthesized_policy(stack)[0] == {"type": ["OrderPlaced"], "region": ["eu", "us"]}
+
+
+def test_imported_topic_as_s3_destination_warns_with_the_statement_to_add(
+    stack: cdk.Stack,
+) -> None:
+    topic = sns.Topic.from_topic_arn(stack, "Shared", "arn:aws:sns:us-east-1:123456789012:shared")
+    FanOutTopic(stack, "Fan", topic=topic).add_s3_source(
+        s3.Bucket(stack, "Uploads"), s3.EventType.OBJECT_CREATED
+    )
+    Annotations.from_stack(stack).has_warning(
+        "/TestStack/Fan",
+        Match.string_like_regexp(
+            r"add this statement to it yourself.*sns:Publish.*s3\.amazonaws\.com"
+        ),
+    )

@@ -1014,3 +1014,66 @@ def test_state_machine_sending_to_kms_encrypted_queues_has_no_unacknowledged_fin
     assert found == []
     allowed = actions_on(statements_of(Template.from_stack(stack), "OrdersStateMachineRole"))
     assert allowed["kms:GenerateDataKey*"] == [arn_of(ref(stack, key))]
+
+
+# --- a user's own stage functions ----------------------------------------------------------------
+
+
+def plain_function(stack: cdk.Stack, id: str, **options: Any) -> lambda_.Function:
+    return lambda_.Function(
+        stack,
+        id,
+        runtime=options.pop("runtime", lambda_.Runtime.PYTHON_3_12),
+        handler="index.handler",
+        code=INLINE,
+        timeout=Duration.seconds(10),
+        **options,
+    )
+
+
+def layer_refs(stack: cdk.Stack, function: lambda_.Function) -> list[Any]:
+    resource = Template.from_stack(stack).find_resources("AWS::Lambda::Function")[
+        stack.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+    ]
+    return list(resource["Properties"].get("Layers", []))
+
+
+@pytest.mark.parametrize("connector", [Connector.QUEUES, Connector.STATE_MACHINE])
+@pytest.mark.parametrize("runtime", [lambda_.Runtime.PYTHON_3_12, lambda_.Runtime.PYTHON_3_13])
+def test_a_plain_stage_function_gets_powertools_and_the_stage_helper(
+    stack: cdk.Stack, connector: Connector, runtime: lambda_.Runtime
+) -> None:
+    function = plain_function(stack, "Stage", runtime=runtime)
+    FilterPipeline(stack, "Orders", connector=connector, stages=[Stage(name="a", handler=function)])
+    # In the order CDK renders them (sorted, with @aws-cdk/aws-lambda:recognizeLayerVersion).
+    refs = sorted(ref["Ref"].rstrip("0123456789ABCDEF") for ref in layer_refs(stack, function))
+    assert refs == ["PipelineStageLayer", "PowertoolsLayer"]
+
+
+def test_a_stage_function_with_the_public_powertools_layer_gets_no_second_one(
+    stack: cdk.Stack,
+) -> None:
+    public = lambda_.LayerVersion.from_layer_version_arn(
+        stack,
+        "Powertools",
+        "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:7",
+    )
+    function = plain_function(stack, "Stage", layers=[public])
+    FilterPipeline(stack, "Orders", stages=[Stage(name="a", handler=function)])
+    layers = layer_refs(stack, function)
+    assert public.layer_version_arn in layers
+    refs = [layer["Ref"].rstrip("0123456789ABCDEF") for layer in layers if isinstance(layer, dict)]
+    assert refs == ["PipelineStageLayer"]
+    Template.from_stack(stack).resource_count_is("AWS::Lambda::LayerVersion", 1)
+
+
+def test_a_serverless_function_stage_keeps_its_one_powertools_layer(stack: cdk.Stack) -> None:
+    stages = two_stages(stack)
+    FilterPipeline(stack, "Orders", stages=stages)
+    Template.from_stack(stack).resource_count_is("AWS::Lambda::LayerVersion", 2)
+    for stage in stages:
+        refs = [ref["Ref"] for ref in layer_refs(stack, stage.handler)]  # type: ignore[arg-type]
+        assert sorted(ref.rstrip("0123456789ABCDEF") for ref in refs) == [
+            "PipelineStageLayer",
+            "PowertoolsLayer",
+        ]

@@ -238,3 +238,146 @@ def test_bad_option_raises_value_error(
         ValueError, match="^" + re.escape(f"ServerlessFunction at 'TestStack/Fn': {message}") + "$"
     ):
         ServerlessFunction(stack, "Fn", code=INLINE, **options)  # type: ignore[arg-type]
+
+
+# --- open to every Function option -------------------------------------------------------------
+
+
+def test_function_takes_the_users_runtime_architecture_and_more_layers(stack: cdk.Stack) -> None:
+    extra = lambda_.LayerVersion.from_layer_version_arn(
+        stack, "Shared", "arn:aws:lambda:us-east-1:123456789012:layer:shared:3"
+    )
+    ServerlessFunction(
+        stack,
+        "Fn",
+        code=INLINE,
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        architecture=lambda_.Architecture.X86_64,
+        layers=[extra],
+        ephemeral_storage_size=cdk.Size.mebibytes(1024),
+        description="the team's own",
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.12",
+            "Architectures": ["x86_64"],
+            "EphemeralStorage": {"Size": 1024},
+            "Layers": [
+                {"Ref": Match.string_like_regexp("PowertoolsLayer")},
+                extra.layer_version_arn,
+            ],
+            "TracingConfig": {"Mode": "Active"},
+            "Description": "the team's own",
+        },
+    )
+
+
+def test_function_options_override_the_library_defaults(stack: cdk.Stack) -> None:
+    ServerlessFunction(
+        stack,
+        "Fn",
+        code=INLINE,
+        tracing=lambda_.Tracing.PASS_THROUGH,
+        logging_format=lambda_.LoggingFormat.TEXT,
+    )
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"TracingConfig": {"Mode": "PassThrough"}, "LoggingConfig": {"LogFormat": "Text"}},
+    )
+    template.resource_count_is("AWS::IAM::Policy", 1)  # no separate X-Ray policy
+
+
+def test_function_writes_to_a_given_log_group_and_role(stack: cdk.Stack) -> None:
+    from aws_cdk import aws_iam as iam
+
+    group = logs.LogGroup(stack, "Shared", retention=logs.RetentionDays.ONE_WEEK)
+    role = iam.Role(stack, "Team", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    ServerlessFunction(stack, "Fn", code=INLINE, log_group=group, role=role)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::Logs::LogGroup", 1)
+    template.resource_count_is("AWS::IAM::Role", 1)
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [{"Ref": Match.string_like_regexp("Team")}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                "Resource": {
+                                    "Fn::GetAtt": [Match.string_like_regexp("Shared"), "Arn"]
+                                },
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_function_in_a_vpc(stack: cdk.Stack) -> None:
+    from aws_cdk import aws_ec2 as ec2
+
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
+    ServerlessFunction(
+        stack,
+        "Fn",
+        code=INLINE,
+        vpc=vpc,
+        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function", {"VpcConfig": {"SubnetIds": Match.any_value()}}
+    )
+
+
+def test_the_library_function_at_its_defaults_fits_a_command_router(stack: cdk.Stack) -> None:
+    from serverless_patterns import CommandRouter
+
+    router = CommandRouter(stack, "Router")
+    router.add_command("ping", ServerlessFunction(stack, "Ping", code=INLINE))
+    assert "ping" in router.commands
+
+
+# --- layer content does not depend on the machine ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "kept"),
+    [
+        ("wrapt-2.5.2.dist-info/WHEEL", False),
+        ("wrapt-2.5.2.dist-info/RECORD", False),
+        ("wrapt-2.5.2.dist-info/INSTALLER", False),
+        ("wrapt-2.5.2.dist-info/REQUESTED", False),
+        ("wrapt-2.5.2.dist-info/direct_url.json", False),
+        ("wrapt-2.5.2.dist-info/METADATA", True),
+        ("wrapt-2.5.2.dist-info/top_level.txt", True),
+        ("wrapt-2.5.2.dist-info/licenses/LICENSE", True),
+        ("aws_xray_sdk-2.15.0.dist-info/NOTICE", True),
+        ("wrapt/_wrappers.cpython-311-x86_64-linux-gnu.so", False),
+        ("wrapt/__pycache__/wrappers.cpython-311.pyc", False),
+        ("../../../bin/jp.py", False),
+        ("wrapt/wrappers.py", True),
+    ],
+)
+def test_layer_keeps_package_content_and_drops_machine_bookkeeping(path: str, kept: bool) -> None:
+    from pathlib import PurePosixPath
+
+    assert functions_module._belongs_in_layer(PurePosixPath(path)) is kept
+
+
+def test_layer_runtimes_start_at_the_oldest_powertools_supports() -> None:
+    import importlib.metadata
+
+    requires = importlib.metadata.metadata("aws-lambda-powertools")["Requires-Python"]
+    floor = re.search(r">=\s*3\.(\d+)", requires)
+    assert floor is not None, requires
+    assert (3, int(floor.group(1))) <= functions_module.OLDEST_PYTHON_RUNTIME
+    names = [runtime.name for runtime in functions_module.supported_python_runtimes()]
+    assert names[0] == "python3.10"
+    assert names[-1] == latest_python_runtime().name

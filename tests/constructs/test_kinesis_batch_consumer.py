@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -522,3 +523,46 @@ def test_ingest_api_twice_is_rejected(stack: cdk.Stack) -> None:
     clicks.add_ingest_api()
     with pytest.raises(ValueError, match="add_ingest_api='again' was already called"):
         clicks.add_ingest_api()
+
+
+# --- filter criteria -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"data": {"kind": ["click"], "ms": [{"numeric": [">", 100]}]}},
+        lambda_.FilterCriteria.filter(
+            {
+                "data": {
+                    "kind": lambda_.FilterRule.is_equal("click"),
+                    "ms": lambda_.FilterRule.between(100, 200),
+                }
+            }
+        ),
+    ],
+    ids=["pattern", "FilterCriteria"],
+)
+def test_filters_are_taken_as_patterns_or_cdk_filter_criteria(
+    stack: cdk.Stack, given: dict[str, Any]
+) -> None:
+    KinesisBatchConsumer(stack, "Clicks", handler=function(stack), filters=[given])
+    mapping = next(
+        iter(Template.from_stack(stack).find_resources("AWS::Lambda::EventSourceMapping").values())
+    )
+    (pattern,) = mapping["Properties"]["FilterCriteria"]["Filters"]
+    assert json.loads(pattern["Pattern"])["data"]["kind"] == ["click"]
+
+
+def test_stream_mode_accepts_cdks_enum(stack: cdk.Stack) -> None:
+    KinesisBatchConsumer(
+        stack,
+        "Clicks",
+        handler=function(stack),
+        stream_mode=kinesis.StreamMode.PROVISIONED,
+        shard_count=2,
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {"ShardCount": 2, "StreamModeDetails": {"StreamMode": "PROVISIONED"}},
+    )

@@ -332,3 +332,111 @@ def test_bad_option_raises_value_error(
     with pytest.raises(ValueError, match=error(message)):
         ScheduledProbe(stack, "Probe", **options)
     assert stack.node.try_find_child("Probe") is None
+
+
+# --- schedule expressions, as EventBridge Scheduler takes them -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "rate(1 minute)",
+        "rate(2 hours)",
+        "rate(1 day)",
+        "cron(0/10 * * * ? *)",
+        "cron(0 9 ? * MON-FRI *)",
+        "cron(15 10 L * ? *)",
+        "cron(0 8 1W * ? *)",
+        "cron(0 10 ? * 3#2 *)",
+        "cron(0 18 ? * 6L 2027)",
+        "cron(0/15 9-17 ? * MON,WED,FRI *)",
+    ],
+)
+def test_valid_schedule_expressions_are_taken_as_given(stack: cdk.Stack, expression: str) -> None:
+    ScheduledProbe(stack, "Probe", targets=[SITE], schedule=expression)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Scheduler::Schedule", {"ScheduleExpression": expression}
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "problem"),
+    [
+        ("rate(1 minutes)", "needs the singular unit for 1 (allowed: 'rate(1 minute)')"),
+        ("rate(5 minute)", "needs the plural unit above 1 (allowed: 'rate(5 minutes)')"),
+        ("rate(0 minutes)", "has a rate of 0 (allowed: a whole number from 1)"),
+        (
+            "cron(every 5 minutes)",
+            "has 3 cron fields (allowed: 6: minutes hours day-of-month month day-of-week year, "
+            "e.g. 'cron(0/10 * * * ? *)')",
+        ),
+        (
+            "cron(0 9 * * MON *)",
+            "needs '?' in exactly one of day-of-month and day-of-week (allowed: e.g. "
+            "'cron(0 9 * * ? *)' or 'cron(0 9 ? * MON-FRI *)')",
+        ),
+        (
+            "cron(0 24 * * ? *)",
+            "has '24' as its hours field (allowed: 0..23, with , - * /)",
+        ),
+        (
+            "cron(0 9 ? FOO * *)",
+            "has 'FOO' as its month field (allowed: 1..12, names, with , - * /)",
+        ),
+        (
+            "at(2027-01-01T09:00:00)",
+            "runs the probe once: its availability alarms need a check every period "
+            "(allowed: a Duration, 'rate(...)' or 'cron(...)')",
+        ),
+        ("at(tomorrow)", "is not a one-time schedule (allowed: 'at(yyyy-mm-ddThh:mm:ss)')"),
+    ],
+)
+def test_schedule_expressions_the_service_refuses_are_refused(
+    stack: cdk.Stack, expression: str, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=error(f"schedule={expression!r} {problem}")):
+        ScheduledProbe(stack, "Probe", targets=[SITE], schedule=expression)
+
+
+def test_a_daily_probe_keeps_its_failed_runs_six_hours_at_most(stack: cdk.Stack) -> None:
+    ScheduledProbe(stack, "Probe", targets=[SITE], schedule="rate(1 day)")
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig", {"MaximumEventAgeInSeconds": 21600}
+    )
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "Target": Match.object_like(
+                {"RetryPolicy": Match.object_like({"MaximumEventAgeInSeconds": 21600})}
+            )
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        (
+            {"schedule": "rate(30 minutes)", "failure_threshold": 50},
+            "failure_threshold=50 checks over 90000 s with an alarm period of 1800 s, longer "
+            "than CloudWatch evaluates (allowed: period x failure_threshold at most 86400 s "
+            "(under an hour's period))",
+        ),
+        (
+            {"schedule": "rate(1 day)", "failure_threshold": 8},
+            "failure_threshold=8 checks over 691200 s with an alarm period of 86400 s, longer "
+            "than CloudWatch evaluates (allowed: period x failure_threshold at most 604800 s "
+            "(from an hour's period))",
+        ),
+        (
+            {"schedule": "cron(0 9 ? * MON-FRI *)", "alarm_period": Duration.seconds(90)},
+            "alarm_period=Duration.seconds(90) is not allowed (allowed: whole minutes, at least 1)",
+        ),
+    ],
+)
+def test_alarm_windows_cloudwatch_refuses_are_refused(
+    stack: cdk.Stack, options: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ValueError, match=error(problem)):
+        ScheduledProbe(stack, "Probe", targets=[SITE], **options)

@@ -1,0 +1,140 @@
+"""A construct in one stack, the function it is given in another.
+
+A construct that delivers to a function (an event source mapping, a subscription) puts what
+refers to the function into the function's stack, which then depends on the construct's stack
+and never the other way round. A construct that calls functions (a router, a state machine, an
+API route) refers to them from its own stack, and puts what the function's stack must hold
+(an on-failure queue granted to the function) beside the function. Either way the app
+synthesizes without a dependency cycle, and each construct still exposes what it built.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match, Template
+
+from serverless_patterns import (
+    CommandRouter,
+    Connector,
+    FanOutTopic,
+    FilterPipeline,
+    KinesisBatchConsumer,
+    LegacyApiProxy,
+    QueueWorker,
+    Stage,
+)
+from tests.support import new_app
+
+ENV = cdk.Environment(account="123456789012", region="eu-west-1")
+
+
+def stacks(*names: str) -> tuple[cdk.App, list[cdk.Stack]]:
+    app = new_app()
+    return app, [cdk.Stack(app, name, env=ENV) for name in names]
+
+
+def function(stack: cdk.Stack, name: str) -> lambda_.Function:
+    return lambda_.Function(
+        stack,
+        name,
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+        timeout=Duration.seconds(10),
+    )
+
+
+def dependencies(app: cdk.App) -> dict[str, list[str]]:
+    """Stack -> the stacks it depends on, as the synthesized assembly says."""
+    assembly = app.synth()
+    names = {stack.stack_name for stack in assembly.stacks}
+    return {
+        stack.stack_name: sorted(d.id for d in stack.dependencies if d.id in names)
+        for stack in assembly.stacks
+    }
+
+
+def test_queue_worker_mapping_lives_beside_the_function() -> None:
+    app, (platform, services) = stacks("Platform", "Services")
+    worker = QueueWorker(platform, "Jobs", handler=function(services, "Worker"))
+    assert dependencies(app) == {"Platform": [], "Services": ["Platform"]}
+    assert worker.event_source_mapping.stack is services
+    Template.from_stack(platform).resource_count_is("AWS::Lambda::EventSourceMapping", 0)
+    Template.from_stack(services).resource_count_is("AWS::Lambda::EventSourceMapping", 1)
+    Template.from_stack(platform).resource_count_is("AWS::SQS::Queue", 2)
+
+
+def test_fan_out_lambda_subscription_lives_beside_the_function() -> None:
+    app, (platform, services) = stacks("Platform", "Services")
+    fan = FanOutTopic(platform, "Events")
+    subscription = fan.add_lambda_subscriber(function(services, "Audit"), id="Audit")
+    fan.add_worker(function(services, "Thumbnail"), id="Thumbnails")
+    assert dependencies(app) == {"Platform": [], "Services": ["Platform"]}
+    assert subscription.stack is services
+    template = Template.from_stack(services)
+    template.resource_count_is("AWS::SNS::Subscription", 1)
+    template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
+    template.resource_count_is("AWS::Lambda::Permission", 1)
+    # The subscription's DLQ and the worker's queue stay with the topic.
+    assert "Audit" in fan.dead_letter_queues
+    assert fan.dead_letter_queues["Audit"].stack is platform
+    # Topic (2), Audit's subscription DLQ and invoke failures, the worker's subscription DLQ,
+    # DLQ and message age: the invoke failure alarm watches its queue beside the function.
+    assert len(fan.alarms) == 7
+    assert sorted(alarm.stack.stack_name for alarm in fan.alarms).count("Services") == 1
+
+
+def test_kinesis_consumer_lives_beside_its_function() -> None:
+    app, (platform, services) = stacks("Platform", "Services")
+    consumer = KinesisBatchConsumer(platform, "Clicks", handler=function(services, "Consumer"))
+    assert dependencies(app) == {"Platform": [], "Services": ["Platform"]}
+    assert consumer.event_source_mapping.stack is services
+    assert consumer.failure_destination.stack is services
+    Template.from_stack(services).resource_count_is("AWS::CloudWatch::Alarm", 2)
+    Template.from_stack(platform).resource_count_is("AWS::Kinesis::Stream", 1)
+
+
+def test_filter_pipeline_queue_stages_from_another_stack() -> None:
+    app, (platform, services) = stacks("Platform", "Services")
+    pipeline = FilterPipeline(
+        platform,
+        "Orders",
+        stages=[
+            Stage(name="validate", handler=function(services, "Validate")),
+            Stage(name="persist", handler=function(services, "Persist")),
+        ],
+    )
+    assert dependencies(app) == {"Platform": [], "Services": ["Platform"]}
+    assert [stage.queue.stack for stage in pipeline.stages if stage.queue] == [platform, platform]
+    template = Template.from_stack(services)
+    template.resource_count_is("AWS::Lambda::EventSourceMapping", 2)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Layers": Match.array_with([{"Ref": Match.string_like_regexp("PowertoolsLayer")}])},
+    )
+
+
+@pytest.mark.parametrize("workflow", [Connector.STATE_MACHINE])
+def test_callers_refer_to_functions_of_another_stack(workflow: Connector) -> None:
+    app, (services, api) = stacks("Services", "Api")
+    router = CommandRouter(api, "Commands")
+    router.add_command("get-user", function(services, "GetUser"))
+    mail = router.add_command("send-mail", function(services, "SendMail"), asynchronous=True)
+    FilterPipeline(
+        api,
+        "Screening",
+        connector=workflow,
+        stages=[Stage(name="screen", handler=function(services, "Screen"))],
+    )
+    proxy = LegacyApiProxy(api, "Inventory", legacy_base_url="https://legacy.example.com")
+    proxy.add_translated_route(
+        "/orders/{id}", "GET", legacy_path="/o/{id}", handler=function(services, "Orders")
+    )
+    assert dependencies(app) == {"Api": ["Services"], "Services": []}
+    # The on-failure queue is granted to the receiver: it lives beside it, its alarm here.
+    assert mail.failure_queue is not None
+    assert mail.failure_queue.stack is services
+    assert any(alarm.stack is api for alarm in router.alarms if "SendMail" in alarm.node.id)
