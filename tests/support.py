@@ -31,3 +31,19 @@ def new_stack(name: str = "TestStack") -> cdk.Stack:
         name,
         synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
     )
+
+
+def user_function(stack: cdk.Stack, id: str, **options: Any) -> cdk.aws_lambda.Function:
+    """A user's own plain ``aws_lambda.Function`` (not a ServerlessFunction): python3.12 and a
+    10 s timeout unless ``options`` say otherwise."""
+    from aws_cdk import aws_lambda as lambda_
+
+    return lambda_.Function(
+        stack,
+        id,
+        runtime=options.pop("runtime", lambda_.Runtime.PYTHON_3_12),
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+        timeout=options.pop("timeout", cdk.Duration.seconds(10)),
+        **options,
+    )

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import Duration
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
 from serverless_patterns import (
@@ -26,7 +24,7 @@ from serverless_patterns import (
     QueueWorker,
     Stage,
 )
-from tests.support import new_app
+from tests.support import new_app, user_function
 
 ENV = cdk.Environment(account="123456789012", region="eu-west-1")
 
@@ -34,17 +32,6 @@ ENV = cdk.Environment(account="123456789012", region="eu-west-1")
 def stacks(*names: str) -> tuple[cdk.App, list[cdk.Stack]]:
     app = new_app()
     return app, [cdk.Stack(app, name, env=ENV) for name in names]
-
-
-def function(stack: cdk.Stack, name: str) -> lambda_.Function:
-    return lambda_.Function(
-        stack,
-        name,
-        runtime=lambda_.Runtime.PYTHON_3_12,
-        handler="index.handler",
-        code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
-        timeout=Duration.seconds(10),
-    )
 
 
 def dependencies(app: cdk.App) -> dict[str, list[str]]:
@@ -59,7 +46,7 @@ def dependencies(app: cdk.App) -> dict[str, list[str]]:
 
 def test_queue_worker_mapping_lives_beside_the_function() -> None:
     app, (platform, services) = stacks("Platform", "Services")
-    worker = QueueWorker(platform, "Jobs", handler=function(services, "Worker"))
+    worker = QueueWorker(platform, "Jobs", handler=user_function(services, "Worker"))
     assert dependencies(app) == {"Platform": [], "Services": ["Platform"]}
     assert worker.event_source_mapping.stack is services
     Template.from_stack(platform).resource_count_is("AWS::Lambda::EventSourceMapping", 0)
@@ -70,8 +57,8 @@ def test_queue_worker_mapping_lives_beside_the_function() -> None:
 def test_fan_out_lambda_subscription_lives_beside_the_function() -> None:
     app, (platform, services) = stacks("Platform", "Services")
     fan = FanOutTopic(platform, "Events")
-    subscription = fan.add_lambda_subscriber(function(services, "Audit"), id="Audit")
-    fan.add_worker(function(services, "Thumbnail"), id="Thumbnails")
+    subscription = fan.add_lambda_subscriber(user_function(services, "Audit"), id="Audit")
+    fan.add_worker(user_function(services, "Thumbnail"), id="Thumbnails")
     assert dependencies(app) == {"Platform": [], "Services": ["Platform"]}
     assert subscription.stack is services
     template = Template.from_stack(services)
@@ -89,7 +76,7 @@ def test_fan_out_lambda_subscription_lives_beside_the_function() -> None:
 
 def test_kinesis_consumer_lives_beside_its_function() -> None:
     app, (platform, services) = stacks("Platform", "Services")
-    consumer = KinesisBatchConsumer(platform, "Clicks", handler=function(services, "Consumer"))
+    consumer = KinesisBatchConsumer(platform, "Clicks", handler=user_function(services, "Consumer"))
     assert dependencies(app) == {"Platform": [], "Services": ["Platform"]}
     assert consumer.event_source_mapping.stack is services
     assert consumer.failure_destination.stack is services
@@ -103,8 +90,8 @@ def test_filter_pipeline_queue_stages_from_another_stack() -> None:
         platform,
         "Orders",
         stages=[
-            Stage(name="validate", handler=function(services, "Validate")),
-            Stage(name="persist", handler=function(services, "Persist")),
+            Stage(name="validate", handler=user_function(services, "Validate")),
+            Stage(name="persist", handler=user_function(services, "Persist")),
         ],
     )
     assert dependencies(app) == {"Platform": [], "Services": ["Platform"]}
@@ -121,17 +108,17 @@ def test_filter_pipeline_queue_stages_from_another_stack() -> None:
 def test_callers_refer_to_functions_of_another_stack(workflow: Connector) -> None:
     app, (services, api) = stacks("Services", "Api")
     router = CommandRouter(api, "Commands")
-    router.add_command("get-user", function(services, "GetUser"))
-    mail = router.add_command("send-mail", function(services, "SendMail"), asynchronous=True)
+    router.add_command("get-user", user_function(services, "GetUser"))
+    mail = router.add_command("send-mail", user_function(services, "SendMail"), asynchronous=True)
     FilterPipeline(
         api,
         "Screening",
         connector=workflow,
-        stages=[Stage(name="screen", handler=function(services, "Screen"))],
+        stages=[Stage(name="screen", handler=user_function(services, "Screen"))],
     )
     proxy = LegacyApiProxy(api, "Inventory", legacy_base_url="https://legacy.example.com")
     proxy.add_translated_route(
-        "/orders/{id}", "GET", legacy_path="/o/{id}", handler=function(services, "Orders")
+        "/orders/{id}", "GET", legacy_path="/o/{id}", handler=user_function(services, "Orders")
     )
     assert dependencies(app) == {"Api": ["Services"], "Services": []}
     # The on-failure queue is granted to the receiver: it lives beside it, its alarm here.

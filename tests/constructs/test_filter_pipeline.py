@@ -25,6 +25,7 @@ from serverless_patterns import (
     ServerlessFunction,
     Stage,
 )
+from tests.support import user_function
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 TRANSIENT = [
@@ -1019,18 +1020,6 @@ def test_state_machine_sending_to_kms_encrypted_queues_has_no_unacknowledged_fin
 # --- a user's own stage functions ----------------------------------------------------------------
 
 
-def plain_function(stack: cdk.Stack, id: str, **options: Any) -> lambda_.Function:
-    return lambda_.Function(
-        stack,
-        id,
-        runtime=options.pop("runtime", lambda_.Runtime.PYTHON_3_12),
-        handler="index.handler",
-        code=INLINE,
-        timeout=Duration.seconds(10),
-        **options,
-    )
-
-
 def layer_refs(stack: cdk.Stack, function: lambda_.Function) -> list[Any]:
     resource = Template.from_stack(stack).find_resources("AWS::Lambda::Function")[
         stack.get_logical_id(function.node.default_child)  # type: ignore[arg-type]
@@ -1043,7 +1032,7 @@ def layer_refs(stack: cdk.Stack, function: lambda_.Function) -> list[Any]:
 def test_a_plain_stage_function_gets_powertools_and_the_stage_helper(
     stack: cdk.Stack, connector: Connector, runtime: lambda_.Runtime
 ) -> None:
-    function = plain_function(stack, "Stage", runtime=runtime)
+    function = user_function(stack, "Stage", runtime=runtime)
     FilterPipeline(stack, "Orders", connector=connector, stages=[Stage(name="a", handler=function)])
     # In the order CDK renders them (sorted, with @aws-cdk/aws-lambda:recognizeLayerVersion).
     refs = sorted(ref["Ref"].rstrip("0123456789ABCDEF") for ref in layer_refs(stack, function))
@@ -1058,7 +1047,7 @@ def test_a_stage_function_with_the_public_powertools_layer_gets_no_second_one(
         "Powertools",
         "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:7",
     )
-    function = plain_function(stack, "Stage", layers=[public])
+    function = user_function(stack, "Stage", layers=[public])
     FilterPipeline(stack, "Orders", stages=[Stage(name="a", handler=function)])
     layers = layer_refs(stack, function)
     assert public.layer_version_arn in layers

@@ -43,7 +43,7 @@ from serverless_patterns import (
     ServerlessFunction,
     Stage,
 )
-from tests.support import new_stack
+from tests.support import new_stack, user_function
 
 ACCOUNT = "123456789012"
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
@@ -52,16 +52,7 @@ LEGACY = "https://legacy.example.com"
 
 
 def fn(stack: cdk.Stack, name: str = "Fn", **options: Any) -> lambda_.Function:
-    """A user's own plain function (not a ServerlessFunction)."""
-    return lambda_.Function(
-        stack,
-        name,
-        runtime=options.pop("runtime", lambda_.Runtime.PYTHON_3_12),
-        handler="index.handler",
-        code=INLINE,
-        timeout=options.pop("timeout", Duration.seconds(10)),
-        **options,
-    )
+    return user_function(stack, name, **options)
 
 
 def imported_fn(stack: cdk.Stack) -> lambda_.IFunction:
