@@ -7,6 +7,9 @@ messages wait in the queue; a message that keeps failing moves to a dead-letter 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -16,6 +19,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from serverless_patterns._event_filters import SQS_KEYS, checked_filters
 from serverless_patterns._typecheck import checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, message_age_alarm, notify
@@ -72,6 +76,11 @@ class QueueWorker(Construct):
             spend being retried before it is dead-lettered.
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
         enabled: whether the event source mapping polls. Default True.
+        filters: event filter patterns, ``lambda_.FilterCriteria.filter({...})`` or the pattern
+            as a dict, on ``body`` (``{"body": {"type": ["order"]}}``, a JSON body) or the
+            message's metadata (``attributes``, ``messageAttributes``, ...); every leaf a list;
+            1..5 filters (10 with a raised quota). **Lambda deletes a message that matches no
+            filter**: filter only what this queue should never deliver. Default: every message.
     """
 
     @checked
@@ -95,8 +104,10 @@ class QueueWorker(Construct):
         message_age_alarm_threshold: Duration | None = None,
         alarm_topic: sns.ITopic | None = None,
         enabled: bool = True,
+        filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         problems = Problems("QueueWorker", scope, id)
+        filter_criteria = checked_filters(problems, "filters", filters, keys=SQS_KEYS)
         function_timeout = function_timeout_seconds(handler)
         window = max_batching_window.to_seconds(integral=False) if max_batching_window else 0
         _check_batching(problems, batch_size, window, fifo)
@@ -190,6 +201,7 @@ class QueueWorker(Construct):
             report_batch_item_failures=True,
             max_concurrency=max_concurrency,
             enabled=enabled,
+            filters=filter_criteria,
         )
         """The SQS event source mapping (``ReportBatchItemFailures`` on). It lives in the
         handler's stack when that is another one (see ``functions.scope_beside``)."""

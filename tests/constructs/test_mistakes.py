@@ -288,6 +288,13 @@ MISTAKES = [
         "message_age_alarm_threshold",
         W,
     ),
+    Mistake(
+        "qw filter on a message field",
+        worker(filters=[{"type": ["order"]}]),
+        ValueError,
+        "filters[0]",
+        W,
+    ),
     # --- FanOutTopic -----------------------------------------------------------------------
     Mistake(
         "fan topic as ARN",

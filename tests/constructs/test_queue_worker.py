@@ -577,3 +577,37 @@ def test_imported_function_with_role_is_granted_consumption(stack: cdk.Stack) ->
             },
         },
     )
+
+
+# --- filter criteria -----------------------------------------------------------------------------
+
+
+def test_filters_on_the_body_reach_the_mapping(stack: cdk.Stack) -> None:
+    QueueWorker(stack, "Orders", handler=function(stack), filters=[{"body": {"type": ["order"]}}])
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"FilterCriteria": {"Filters": [{"Pattern": '{"body":{"type":["order"]}}'}]}},
+    )
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        (
+            [{"type": ["order"]}],
+            "filters[0]={'type': ['order']} filters on 'type', which this event source does not "
+            "offer (allowed: patterns on 'body', 'attributes', 'messageAttributes', 'messageId', "
+            "'md5OfBody', 'eventSource', e.g. {'body': {'type': ['click']}})",
+        ),
+        (
+            [{"body": {"type": "order"}}],
+            "filters[0]={'body.type': 'order'} has a value that is not a list: Lambda matches "
+            "against lists of values (allowed: {'type': ['order']})",
+        ),
+    ],
+)
+def test_filters_lambda_would_refuse_are_refused(
+    stack: cdk.Stack, filters: list[dict[str, object]], message: str
+) -> None:
+    with pytest.raises(ValueError, match=error(f"{PATH}: {message}")):
+        QueueWorker(stack, "Orders", handler=function(stack), filters=filters)
