@@ -32,7 +32,11 @@ from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_ala
 from serverless_patterns.functions import scope_beside
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.queues import dead_letter_queue
-from serverless_patterns.rest_api import acknowledge_rest_api_findings, secure_rest_api
+from serverless_patterns.rest_api import (
+    acknowledge_rest_api_findings,
+    check_api_name,
+    secure_rest_api,
+)
 
 StreamMode = Literal["on_demand", "provisioned"]
 INFINITE: Literal[-1] = -1
@@ -336,6 +340,7 @@ class KinesisBatchConsumer(Construct):
         throttle_burst: int = 200,
         access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         partition_key_max_length: int = 256,
+        api_name: str | None = None,
     ) -> apigateway.RestApi:
         """A REST API that puts records straight onto the stream (no Lambda in the path).
 
@@ -350,6 +355,7 @@ class KinesisBatchConsumer(Construct):
             throttle_burst: burst for the stage. Default 200.
             access_log_retention: retention of the access log group. Default one month.
             partition_key_max_length: at most 256 (the Kinesis limit). Default 256.
+            api_name: the REST API's name. Default: ``<stack name>-<construct path>-IngestApi``.
         """
         problems = self._problems()
         if self.ingest_api is not None:
@@ -357,6 +363,7 @@ class KinesisBatchConsumer(Construct):
         problems.check_range("throttle_rate", throttle_rate, 1, 10000)
         problems.check_range("throttle_burst", throttle_burst, 1, 5000)
         problems.check_range("partition_key_max_length", partition_key_max_length, 1, 256)
+        check_api_name(problems, api_name)
         problems.raise_if_any()
 
         scope = Construct(self, "IngestApi")
@@ -381,6 +388,7 @@ class KinesisBatchConsumer(Construct):
             throttle_burst=throttle_burst,
             method_options=apigateway.MethodOptions(authorization_type=authorization_type),
             access_log_retention=access_log_retention,
+            name=api_name,
         )
         validator = api.add_request_validator(
             "BodyValidator", validate_request_body=True, validate_request_parameters=True
@@ -420,6 +428,8 @@ class KinesisBatchConsumer(Construct):
         )
         stream_name = self.stream.stream_name
         records = api.root.add_resource("records")
+        # $input.json gives each value as a JSON literal, escaped as JSON escapes it ("/o'reilly"
+        # stays valid), where $util.escapeJavaScript would write the invalid \' .
         records.add_method(
             "POST",
             _kinesis_integration(
@@ -427,7 +437,8 @@ class KinesisBatchConsumer(Construct):
                 "PutRecord",
                 '{"StreamName": "' + stream_name + '", '
                 '"Data": "$util.base64Encode($input.json(\'$.data\'))", '
-                '"PartitionKey": "$util.escapeJavaScript($input.path(\'$.partitionKey\'))"}',
+                "\"PartitionKey\": $input.json('$.partitionKey')}",
+                success_template=None,
             ),
             request_validator=validator,
             request_models={"application/json": record_model},
@@ -441,8 +452,9 @@ class KinesisBatchConsumer(Construct):
                 '{"StreamName": "' + stream_name + '", "Records": ['
                 "#foreach($record in $input.path('$.records'))"
                 '{"Data": "$util.base64Encode($input.json("$.records[$foreach.index].data"))", '
-                '"PartitionKey": "$util.escapeJavaScript($record.partitionKey)"}'
+                '"PartitionKey": $input.json("$.records[$foreach.index].partitionKey")}'
                 "#if($foreach.hasNext),#end#end]}",
+                success_template=_PUT_RECORDS_RESULT,
             ),
             request_validator=validator,
             request_models={"application/json": batch_model},
@@ -465,35 +477,111 @@ class KinesisBatchConsumer(Construct):
 
 
 _METHOD_RESPONSES = [
-    apigateway.MethodResponse(status_code=status) for status in ("200", "400", "500")
+    apigateway.MethodResponse(status_code=status) for status in ("200", "400", "429", "500", "503")
 ]
 
+#: Kinesis error types a client should retry after a while (429).
+_THROTTLING = ("ProvisionedThroughputExceeded", "Throttling", "LimitExceeded")
+#: Kinesis error types that are the API's problem, not the caller's (500): access, KMS, the
+#: stream itself. Their detail stays out of the answer.
+_SERVER_SIDE = (
+    "AccessDenied",
+    "KMS",
+    "ResourceNotFound",
+    "ResourceInUse",
+    "UnrecognizedClient",
+    "InvalidSignature",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "ExpiredToken",
+)
 
-def _kinesis_integration(role: iam.IRole, action: str, template: str) -> apigateway.AwsIntegration:
+
+def _any_of(variable: str, parts: tuple[str, ...]) -> str:
+    return " || ".join(f'{variable}.contains("{part}")' for part in parts)
+
+
+#: Every 4xx answer of Kinesis: classified by its ``__type``, because API Gateway selects an
+#: AWS integration's response by status code only, and Kinesis answers 400 to throttling and to
+#: access problems as well as to bad input.
+_CLIENT_ERROR = (
+    "#set($type = \"$input.path('$.__type')\")\n"
+    f"#if({_any_of('$type', _THROTTLING)})\n"
+    "#set($context.responseOverride.status = 429)\n"
+    '{"error": {"code": "Throttled", "message": "the stream is busy: retry with backoff", '
+    '"retryable": true}}\n'
+    f"#elseif({_any_of('$type', _SERVER_SIDE)})\n"
+    "#set($context.responseOverride.status = 500)\n"
+    '{"error": {"code": "StreamUnavailable", "message": "the stream cannot take records now", '
+    '"retryable": false}}\n'
+    "#else\n"
+    '{"error": {"code": "BadRequest", "message": '
+    "#if($input.path('$.message'))$input.json('$.message')#else$input.json('$.Message')#end, "
+    '"retryable": false}}\n'
+    "#end"
+)
+
+_SERVER_ERROR = (
+    '{"error": {"code": "StreamUnavailable", "message": "the stream did not take the records: '
+    'retry with backoff", "retryable": true}}'
+)
+
+#: PutRecords answers 200 even when records failed. A partial failure becomes 429 (every failed
+#: record was throttled) or 503 (an internal failure among them), naming the failed records by
+#: their index in the request, so that a client checking only the status retries them.
+_PUT_RECORDS_RESULT = (
+    "#set($failed = $input.path('$.FailedRecordCount'))\n"
+    "#if($failed > 0)\n"
+    "#set($throttled = 0)\n"
+    "#foreach($record in $input.path('$.Records'))"
+    '#if("$record.ErrorCode" == "ProvisionedThroughputExceededException")'
+    "#set($throttled = $throttled + 1)#end#end\n"
+    "#if($throttled == $failed)#set($context.responseOverride.status = 429)"
+    "#else#set($context.responseOverride.status = 503)#end\n"
+    '{"error": {"code": "PartialFailure", "message": "some records were not taken: retry '
+    'those", "retryable": true, "failedRecordCount": $failed, "failedRecords": ['
+    "#set($separator = '')"
+    "#foreach($record in $input.path('$.Records'))#if($record.ErrorCode)$separator"
+    '{"index": $foreach.index, '
+    '"errorCode": $input.json("$.Records[$foreach.index].ErrorCode"), '
+    '"errorMessage": $input.json("$.Records[$foreach.index].ErrorMessage")}'
+    "#set($separator = ',')#end#end]}}\n"
+    "#else\n"
+    "$input.json('$')\n"
+    "#end"
+)
+
+
+def _kinesis_integration(
+    role: iam.IRole, action: str, template: str, *, success_template: str | None
+) -> apigateway.AwsIntegration:
     return apigateway.AwsIntegration(
         service="kinesis",
         action=action,
         options=apigateway.IntegrationOptions(
             credentials_role=role,
             passthrough_behavior=apigateway.PassthroughBehavior.NEVER,
+            request_parameters={
+                # As AWS's Kinesis proxy guide: Kinesis speaks JSON 1.1.
+                "integration.request.header.Content-Type": "'application/x-amz-json-1.1'"
+            },
             request_templates={"application/json": template},
             integration_responses=[
-                apigateway.IntegrationResponse(status_code="200"),
+                apigateway.IntegrationResponse(
+                    status_code="200",
+                    response_templates=(
+                        {"application/json": success_template} if success_template else None
+                    ),
+                ),
                 apigateway.IntegrationResponse(
                     status_code="400",
                     selection_pattern="4\\d{2}",
-                    response_templates={
-                        "application/json": '{"error": {"code": "BadRequest", "message": '
-                        "\"$util.escapeJavaScript($input.path('$.message'))\"}}"
-                    },
+                    response_templates={"application/json": _CLIENT_ERROR},
                 ),
                 apigateway.IntegrationResponse(
-                    status_code="500",
+                    status_code="503",
                     selection_pattern="5\\d{2}",
-                    response_templates={
-                        "application/json": '{"error": {"code": "StreamUnavailable", '
-                        '"message": "the stream did not accept the records"}}'
-                    },
+                    response_templates={"application/json": _SERVER_ERROR},
                 ),
             ],
         ),
