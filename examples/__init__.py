@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import App, Stack
 
+from examples.account_stack import ApiGatewayAccountStack
 from examples.command_router_stack import CommandRouterExampleStack
 from examples.fan_out_stack import FanOutExampleStack
 from examples.filter_pipeline_stack import (
@@ -17,6 +18,7 @@ from examples.queue_worker_stack import QueueWorkerExampleStack
 
 #: Stack name -> stack class, in deploy order. ``app.py`` and the tests build from this.
 EXAMPLE_STACKS: dict[str, type[Stack]] = {
+    "ApiGatewayAccount": ApiGatewayAccountStack,
     "QueueWorkerExample": QueueWorkerExampleStack,
     "FanOutExample": FanOutExampleStack,
     "KinesisExample": KinesisExampleStack,
@@ -28,6 +30,13 @@ EXAMPLE_STACKS: dict[str, type[Stack]] = {
 }
 
 
+#: Stacks whose API stages write access logs: they need the account's API Gateway logging role.
+API_STACKS = ("KinesisExample", "CommandRouterExample", "LegacyProxyExample")
+
+
 def build_examples(app: App) -> list[Stack]:
     """Add every example stack to ``app``."""
-    return [stack_class(app, name) for name, stack_class in EXAMPLE_STACKS.items()]
+    stacks = {name: stack_class(app, name) for name, stack_class in EXAMPLE_STACKS.items()}
+    for name in API_STACKS:
+        stacks[name].add_dependency(stacks["ApiGatewayAccount"])
+    return list(stacks.values())

@@ -33,11 +33,13 @@ if TYPE_CHECKING:
     )
     from serverless_patterns.legacy_api_proxy import LegacyApiProxy, Route
     from serverless_patterns.queue_worker import QueueWorker
+    from serverless_patterns.rest_api import ApiGatewayAccountLogging
     from serverless_patterns.scheduled_probe import ProbeTarget, ScheduledProbe
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
     "ASSET_EXCLUDES": "functions",
+    "ApiGatewayAccountLogging": "rest_api",
     "INFINITE": "kinesis_batch_consumer",
     "CommandRouter": "command_router",
     "CommandVersion": "command_router",
@@ -62,6 +64,7 @@ _EXPORTS = {
 __all__ = [
     "ASSET_EXCLUDES",
     "INFINITE",
+    "ApiGatewayAccountLogging",
     "CommandRouter",
     "CommandVersion",
     "Connector",

@@ -37,6 +37,7 @@ from serverless_patterns.nag import acknowledge
 from serverless_patterns.rest_api import (
     acknowledge_method_findings,
     acknowledge_stage_findings,
+    check_api_name,
     secure_rest_api,
 )
 
@@ -78,6 +79,8 @@ class CommandRouter(Construct):
         router_timeout: the router's timeout; synchronous receivers must finish sooner.
             Default 29 seconds (API Gateway's integration timeout).
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+        api_name: the REST API's name, which its alarms select it by. Default:
+            ``<stack name>-<construct path>``, unique in the account and region.
     """
 
     @checked
@@ -96,6 +99,7 @@ class CommandRouter(Construct):
         throttle_burst: int = 100,
         router_timeout: Duration = _ROUTER_TIMEOUT,
         alarm_topic: sns.ITopic | None = None,
+        api_name: str | None = None,
     ) -> None:
         problems = Problems("CommandRouter", scope, id)
         if isinstance(authorization, apigateway.AuthorizationType):
@@ -129,6 +133,7 @@ class CommandRouter(Construct):
         problems.check_range("throttle_rate", throttle_rate, 1, 10000)
         problems.check_range("throttle_burst", throttle_burst, 1, 5000)
         problems.check_duration("router_timeout", router_timeout, 1, 900)
+        check_api_name(problems, api_name)
         problems.raise_if_any()
 
         super().__init__(scope, id)
@@ -172,7 +177,9 @@ class CommandRouter(Construct):
         self.api: apigateway.RestApi | None = None
         """The REST API (None with ``api=False``)."""
         if api:
-            self.api = self._build_api(authorization, user_pool, throttle_rate, throttle_burst)
+            self.api = self._build_api(
+                authorization, user_pool, throttle_rate, throttle_burst, api_name
+            )
 
     # --- commands --------------------------------------------------------------------------
 
@@ -331,6 +338,7 @@ class CommandRouter(Construct):
         user_pool: cognito.IUserPool | None,
         throttle_rate: float,
         throttle_burst: int,
+        api_name: str | None,
     ) -> apigateway.RestApi:
         if authorization == "COGNITO":
             assert user_pool is not None
@@ -354,6 +362,7 @@ class CommandRouter(Construct):
             throttle_rate=throttle_rate,
             throttle_burst=throttle_burst,
             method_options=method_options,
+            name=api_name,
         )
         validator = api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True

@@ -33,6 +33,7 @@ from serverless_patterns.nag import acknowledge
 from serverless_patterns.rest_api import (
     acknowledge_method_findings,
     acknowledge_stage_findings,
+    check_api_name,
     secure_rest_api,
 )
 
@@ -109,6 +110,8 @@ class LegacyApiProxy(Construct):
         cache_ttl: stage cache (encrypted) time to live, 0..3600 s. Default: no cache.
         integration_timeout: 50 ms..29 s for every integration. Default 29 seconds.
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+        api_name: the REST API's name, which its alarms select it by. Default:
+            ``<stack name>-<construct path>``, unique in the account and region.
     """
 
     @checked
@@ -127,6 +130,7 @@ class LegacyApiProxy(Construct):
         cache_ttl: Duration | None = None,
         integration_timeout: Duration = _INTEGRATION_TIMEOUT,
         alarm_topic: sns.ITopic | None = None,
+        api_name: str | None = None,
     ) -> None:
         problems = Problems("LegacyApiProxy", scope, id)
         mode = _authorization_name(authorization)
@@ -178,6 +182,7 @@ class LegacyApiProxy(Construct):
                 "is not allowed",
                 "50 ms..29 seconds (API Gateway's limits)",
             )
+        check_api_name(problems, api_name)
         problems.raise_if_any()
 
         super().__init__(scope, id)
@@ -203,6 +208,7 @@ class LegacyApiProxy(Construct):
             throttle_rate=throttle_rate,
             throttle_burst=throttle_burst,
             method_options=method_options,
+            name=api_name,
         )
         """The REST API."""
         stage = self.api.deployment_stage.node.default_child

@@ -1,16 +1,42 @@
 """REST APIs with the library's defaults, shared by every construct that fronts a service.
 
 Regional endpoint, X-Ray tracing, stage throttling, JSON access logs with a finite retention,
-no account-wide CloudWatch role, authorization explicit on every method.
+authorization explicit on every method, and a name of its own (API Gateway's metrics, and so the
+library's alarms, select an API by name). API Gateway needs the account's CloudWatch Logs role
+before any stage may log; :class:`ApiGatewayAccountLogging` sets it, once per account and region.
 """
 
 from __future__ import annotations
 
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from serverless_patterns._typecheck import checked
+from serverless_patterns._validation import Problems
 from serverless_patterns.nag import acknowledge
+
+#: API Gateway's limit on a REST API's name.
+MAX_API_NAME = 1024
+
+
+def default_api_name(scope: Construct) -> str:
+    """``<stack name>-<path below the stack>`` of ``scope``: unique in an account and region,
+    as stack names are, and readable in the console and in metric dimensions."""
+    stack = Stack.of(scope)
+    below = scope.node.path[len(stack.node.path) :].strip("/")
+    name = "-".join(part for part in (stack.stack_name, below.replace("/", "-")) if part)
+    return name[:MAX_API_NAME]
+
+
+def check_api_name(problems: Problems, name: str | None) -> None:
+    """Record a problem for a given ``name`` API Gateway would refuse."""
+    if name is not None and (not name.strip() or len(name) > MAX_API_NAME or "\n" in name):
+        problems.add(
+            "api_name", name, "is not a REST API name", f"1..{MAX_API_NAME} characters, one line"
+        )
 
 
 def secure_rest_api(
@@ -22,12 +48,14 @@ def secure_rest_api(
     method_options: apigateway.MethodOptions,
     access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     stage_name: str = "v1",
+    name: str | None = None,
 ) -> apigateway.RestApi:
-    """``Api`` and its ``AccessLogs`` log group in ``scope``."""
+    """``Api`` and its ``AccessLogs`` log group in ``scope``, named ``name`` or after ``scope``."""
     access_logs = logs.LogGroup(scope, "AccessLogs", retention=access_log_retention)
     return apigateway.RestApi(
         scope,
         "Api",
+        rest_api_name=name or default_api_name(scope),
         description=description,
         endpoint_types=[apigateway.EndpointType.REGIONAL],
         cloud_watch_role=False,
@@ -70,8 +98,8 @@ def acknowledge_stage_findings(api: apigateway.RestApi) -> None:
     acknowledge(
         stage,
         "AwsSolutions-APIG6",
-        "Access logs are on; execution logging needs the account-wide API Gateway CloudWatch "
-        "role, which a library construct must not create or replace.",
+        "Access logs are on; execution logs (every request's detail, including payloads) are "
+        "left off on purpose: they cost per request and can carry personal data.",
     )
     acknowledge(
         stage,
@@ -98,3 +126,77 @@ def acknowledge_method_findings(method: apigateway.Method, *, unauthenticated: s
             "AwsSolutions-COG4",
             "Callers are authorized with IAM (SigV4), not a Cognito user pool.",
         )
+
+
+class ApiGatewayAccountLogging(Construct):
+    """The account's API Gateway CloudWatch Logs role, which every logging stage needs.
+
+    API Gateway writes a stage's access (and execution) logs with one role per account and
+    region, set in the account settings; where nobody set it, a stage that logs fails to deploy
+    with "CloudWatch Logs role ARN must be set in account settings to enable logging". Deploy
+    this construct once per account and region, in a stack of its own, and make the stacks with
+    APIs depend on that stack (``api_stack.add_dependency(account_stack)``).
+
+    The role is kept when the stack is deleted: the setting outlives the stack, and deleting the
+    role would stop the logs of every API of the account. Its permissions are the log-writing
+    actions of AWS's ``AmazonAPIGatewayPushToCloudWatchLogs`` policy, on this account's and
+    region's log groups.
+
+    Args:
+        scope: parent construct.
+        id: construct id.
+    """
+
+    @checked
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "apigateway.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+            description="API Gateway writes the account's API logs to CloudWatch Logs",
+        )
+        """The role API Gateway writes logs with."""
+        self.role.apply_removal_policy(RemovalPolicy.RETAIN)
+        policy = iam.Policy(
+            self,
+            "Policy",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=[
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:DescribeLogGroups",
+                        "logs:DescribeLogStreams",
+                        "logs:PutLogEvents",
+                        "logs:GetLogEvents",
+                        "logs:FilterLogEvents",
+                    ],
+                    resources=[
+                        stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    ],
+                )
+            ],
+        )
+        policy.apply_removal_policy(RemovalPolicy.RETAIN)
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*]",
+            "API Gateway writes access and execution logs of every API of the account and region "
+            "(groups named per API and stage, and the access log groups of each stage).",
+        )
+        self.account = apigateway.CfnAccount(
+            self, "Account", cloud_watch_role_arn=self.role.role_arn
+        )
+        """The account settings (``AWS::ApiGateway::Account``)."""
+        self.account.node.add_dependency(policy)
