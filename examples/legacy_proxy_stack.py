@@ -22,7 +22,6 @@ class LegacyProxyExampleStack(Stack):
             self,
             "Inventory",
             legacy_base_url=legacy_url,
-            cache_ttl=Duration.seconds(60),
             integration_timeout=Duration.seconds(10),
             alarm_topic=encrypted_alarm_topic(self, "AlarmTopic"),
         )
@@ -30,6 +29,8 @@ class LegacyProxyExampleStack(Stack):
             "/items/{id}",
             "GET",
             legacy_path="/inventory/item/{id}",
+            # The same item for every caller for a minute: keyed by {id}.
+            cache_ttl=Duration.seconds(60),
             response_mapping={
                 "id": "item.@id",
                 "sku": "item.sku",

@@ -43,6 +43,10 @@ _SEGMENT = r"(?:[A-Za-z0-9._~-]+|\{[A-Za-z_][A-Za-z0-9_]*\})"
 _PATH = re.compile(rf"^/(?:{_SEGMENT}(?:/{_SEGMENT})*(?:/\{{proxy\+\}})?|\{{proxy\+\}})?$")
 _PARAMETER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
 _INTEGRATION_TIMEOUT = Duration.seconds(29)
+_CACHE_SIZES = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
+#: Methods whose answers may be cached: those that change nothing.
+_CACHEABLE_METHODS = ("GET", "HEAD")
+_QUERY_NAME = re.compile(r"^[A-Za-z0-9_.~-]+$")
 #: The translator gives up on the legacy service this long before API Gateway gives up on it.
 _TRANSLATOR_MARGIN_SECONDS = 2.0
 _LEGACY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -93,6 +97,26 @@ def _check_with_translator(problems: Problems, route_key: str, translation: dict
         )
 
 
+def _cache_key_parameters(
+    path_parameters: Sequence[str], query_parameters: Sequence[str], cache_ttl: Duration | None
+) -> list[str] | None:
+    """What keys a cached route: every path parameter and the listed query parameters."""
+    if cache_ttl is None:
+        return None
+    return [f"method.request.path.{name}" for name in path_parameters] + [
+        f"method.request.querystring.{name}" for name in query_parameters
+    ]
+
+
+def _method_parameters(
+    path_parameters: Sequence[str], query_parameters: Sequence[str]
+) -> dict[str, bool]:
+    """Path parameters (required) and cache-keying query parameters (optional) of a method."""
+    return {f"method.request.path.{name}": True for name in path_parameters} | {
+        f"method.request.querystring.{name}": False for name in query_parameters
+    }
+
+
 class LegacyApiProxy(Construct):
     """A REST API over a legacy service: passthrough routes and translated routes.
 
@@ -107,7 +131,10 @@ class LegacyApiProxy(Construct):
         user_pool: the Cognito user pool for ``"COGNITO"``. Default none.
         usage_plan: throttle/quota of the usage plan that ``"API_KEY"`` needs. Default none.
         throttle_rate / throttle_burst: stage throttling. Default 50 / 100.
-        cache_ttl: stage cache (encrypted) time to live, 0..3600 s. Default: no cache.
+        cache_cluster_size: size in GB of the stage's (encrypted) cache, created with the first
+            route that opts in to caching (``cache_ttl=`` of a route): one of
+            ``"0.5"``, ``"1.6"``, ``"6.1"``, ``"13.5"``, ``"28.4"``, ``"58.2"``, ``"118"``,
+            ``"237"``. Default ``"0.5"``. No route is cached unless it says so.
         integration_timeout: 50 ms..29 s for every integration. Default 29 seconds.
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
         api_name: the REST API's name, which its alarms select it by. Default:
@@ -127,7 +154,7 @@ class LegacyApiProxy(Construct):
         usage_plan: apigateway.UsagePlanProps | None = None,
         throttle_rate: float = 50,
         throttle_burst: int = 100,
-        cache_ttl: Duration | None = None,
+        cache_cluster_size: str = "0.5",
         integration_timeout: Duration = _INTEGRATION_TIMEOUT,
         alarm_topic: sns.ITopic | None = None,
         api_name: str | None = None,
@@ -173,7 +200,13 @@ class LegacyApiProxy(Construct):
             )
         problems.check_range("throttle_rate", throttle_rate, 1, 10000)
         problems.check_range("throttle_burst", throttle_burst, 1, 5000)
-        problems.check_duration("cache_ttl", cache_ttl, 0, 3600)
+        if cache_cluster_size not in _CACHE_SIZES:
+            problems.add(
+                "cache_cluster_size",
+                cache_cluster_size,
+                "is not a cache size",
+                ", ".join(_CACHE_SIZES),
+            )
         timeout_ms = integration_timeout.to_milliseconds(integral=False)
         if not 50 <= timeout_ms <= 29000:
             problems.add(
@@ -213,22 +246,20 @@ class LegacyApiProxy(Construct):
         """The REST API."""
         stage = self.api.deployment_stage.node.default_child
         assert isinstance(stage, apigateway.CfnStage)
-        if cache_ttl is not None:
-            stage.cache_cluster_enabled = True
-            stage.cache_cluster_size = "0.5"
-            stage.method_settings = [
-                apigateway.CfnStage.MethodSettingProperty(
-                    http_method="*",
-                    resource_path="/*",
-                    caching_enabled=True,
-                    cache_ttl_in_seconds=int(cache_ttl.to_seconds()),
-                    cache_data_encrypted=True,
-                    metrics_enabled=True,
-                    data_trace_enabled=False,
-                    throttling_rate_limit=throttle_rate,
-                    throttling_burst_limit=throttle_burst,
-                )
-            ]
+        self._stage = stage
+        self._cache_cluster_size = cache_cluster_size
+        # The stage-wide setting CDK writes, kept when cached routes add settings of their own.
+        self._method_settings = [
+            apigateway.CfnStage.MethodSettingProperty(
+                http_method="*",
+                resource_path="/*",
+                metrics_enabled=True,
+                data_trace_enabled=False,
+                throttling_rate_limit=throttle_rate,
+                throttling_burst_limit=throttle_burst,
+            )
+        ]
+        self._throttle = (throttle_rate, throttle_burst)
         self.validator = self.api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True
         )
@@ -294,16 +325,34 @@ class LegacyApiProxy(Construct):
 
     @checked
     def add_passthrough(
-        self, path: str, methods: Sequence[str] = ("GET",), legacy_path: str | None = None
+        self,
+        path: str,
+        methods: Sequence[str] = ("GET",),
+        legacy_path: str | None = None,
+        *,
+        cache_ttl: Duration | None = None,
+        cache_query_parameters: Sequence[str] = (),
     ) -> None:
         """Forward ``methods`` on ``path`` straight to the legacy service (no Lambda).
 
         Path parameters (``{id}``) and a trailing ``{proxy+}`` are mapped to the same names in
         ``legacy_path`` (default: the same path).
+
+        Args:
+            path: API path, e.g. ``/stock/{sku}`` or ``/legacy/{proxy+}``.
+            methods: HTTP methods. Default ``("GET",)``.
+            legacy_path: legacy path. Default: ``path``.
+            cache_ttl: cache the answers of this route's GET/HEAD methods this long, 1..3600 s,
+                keyed by the route's path parameters and ``cache_query_parameters``; a cached
+                answer is served to every caller whose request has the same key. Default: not
+                cached.
+            cache_query_parameters: query string parameters that change the answer: part of
+                the cache key (list every one: any other is ignored by the cache). Default none.
         """
         target = legacy_path if legacy_path is not None else path
         problems = Problems.of("LegacyApiProxy", self)
         self._check_route(problems, path, methods, target)
+        self._check_cache(problems, methods, cache_ttl, cache_query_parameters)
         problems.raise_if_any()
 
         parameters = _PARAMETER.findall(path)
@@ -319,6 +368,9 @@ class LegacyApiProxy(Construct):
                         f"integration.request.path.{name}": f"method.request.path.{name}"
                         for name in parameters
                     },
+                    cache_key_parameters=_cache_key_parameters(
+                        parameters, cache_query_parameters, cache_ttl
+                    ),
                 ),
             )
             self._acknowledge_method(
@@ -326,9 +378,10 @@ class LegacyApiProxy(Construct):
                     method.upper(),
                     integration,
                     request_validator=self.validator,
-                    request_parameters={f"method.request.path.{name}": True for name in parameters},
+                    request_parameters=_method_parameters(parameters, cache_query_parameters),
                 )
             )
+            self._cache(path, method.upper(), cache_ttl)
             self.routes.append(Route(method.upper(), path, "passthrough", target))
 
     @checked
@@ -343,6 +396,8 @@ class LegacyApiProxy(Construct):
         response_mapping: Mapping[str, Any] | None = None,
         response_format: ResponseFormat = "xml",
         handler: lambda_.IFunction | None = None,
+        cache_ttl: Duration | None = None,
+        cache_query_parameters: Sequence[str] = (),
     ) -> None:
         """Serve ``method`` on ``path`` by a function that calls the legacy service.
 
@@ -358,6 +413,8 @@ class LegacyApiProxy(Construct):
             response_format: ``"xml"``, ``"json"`` or ``"form"``. Default ``"xml"``.
             handler: a custom function instead of the generic translator. Default: the
                 translator (``serverless_patterns/_lambda/translator``).
+            cache_ttl / cache_query_parameters: as for :meth:`add_passthrough` (GET and HEAD
+                routes only). Default: not cached.
         """
         problems = Problems.of("LegacyApiProxy", self)
         self._check_route(problems, path, [method], legacy_path)
@@ -385,6 +442,7 @@ class LegacyApiProxy(Construct):
             problems.add(
                 "response_format", response_format, "is not a format", "'xml', 'json', 'form'"
             )
+        self._check_cache(problems, [method], cache_ttl, cache_query_parameters)
         translation: dict[str, Any] = {
             "legacy_path": legacy_path,
             "legacy_method": legacy_method.upper(),
@@ -407,11 +465,18 @@ class LegacyApiProxy(Construct):
         self._acknowledge_method(
             resource.add_method(
                 method.upper(),
-                apigateway.LambdaIntegration(function, timeout=self.integration_timeout),
+                apigateway.LambdaIntegration(
+                    function,
+                    timeout=self.integration_timeout,
+                    cache_key_parameters=_cache_key_parameters(
+                        parameters, cache_query_parameters, cache_ttl
+                    ),
+                ),
                 request_validator=self.validator,
-                request_parameters={f"method.request.path.{name}": True for name in parameters},
+                request_parameters=_method_parameters(parameters, cache_query_parameters),
             )
         )
+        self._cache(path, method.upper(), cache_ttl)
         self.routes.append(Route(method.upper(), path, "translated", legacy_path))
 
     # --- internals -------------------------------------------------------------------------
@@ -441,6 +506,60 @@ class LegacyApiProxy(Construct):
                 problems.add("method", method, "is not an HTTP method", "GET, POST, PUT, ...")
             elif any(r.method == method.upper() and r.path == path for r in self.routes):
                 problems.add("path", path, f"already has a {method.upper()} route", "one route")
+
+    def _check_cache(
+        self,
+        problems: Problems,
+        methods: Sequence[str],
+        cache_ttl: Duration | None,
+        query_parameters: Sequence[str],
+    ) -> None:
+        if cache_ttl is None:
+            if query_parameters:
+                problems.add(
+                    "cache_query_parameters",
+                    list(query_parameters),
+                    "only key a cached route",
+                    "cache_ttl=Duration.seconds(...) too, or leave it out",
+                )
+            return
+        problems.check_duration("cache_ttl", cache_ttl, 1, 3600)
+        changing = [m.upper() for m in methods if m.upper() not in _CACHEABLE_METHODS]
+        if changing:
+            problems.add(
+                "cache_ttl",
+                cache_ttl,
+                f"would cache {', '.join(changing)}, which changes state: a cached answer would "
+                "skip the legacy call",
+                "cache_ttl on GET or HEAD routes only",
+            )
+        bad = [name for name in query_parameters if not _QUERY_NAME.match(name)]
+        if bad:
+            problems.add(
+                "cache_query_parameters", bad, "are not query string names", "letters, digits, _.~-"
+            )
+
+    def _cache(self, path: str, method: str, cache_ttl: Duration | None) -> None:
+        """Cache ``method`` on ``path`` (and give the stage its cache, once)."""
+        if cache_ttl is None:
+            return
+        self._stage.cache_cluster_enabled = True
+        self._stage.cache_cluster_size = self._cache_cluster_size
+        rate, burst = self._throttle
+        self._method_settings.append(
+            apigateway.CfnStage.MethodSettingProperty(
+                http_method=method,
+                resource_path="/" + path.replace("/", "~1"),
+                caching_enabled=True,
+                cache_ttl_in_seconds=int(cache_ttl.to_seconds()),
+                cache_data_encrypted=True,
+                metrics_enabled=True,
+                data_trace_enabled=False,
+                throttling_rate_limit=rate,
+                throttling_burst_limit=burst,
+            )
+        )
+        self._stage.method_settings = list(self._method_settings)
 
     def _translator(self) -> ServerlessFunction:
         if self.translator_function is None:

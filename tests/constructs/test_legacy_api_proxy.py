@@ -131,8 +131,12 @@ def test_alarms_5xx_rate_latency_and_translator_errors(stack: cdk.Stack) -> None
 # --- options ---------------------------------------------------------------------------------
 
 
-def test_cache_is_encrypted_when_enabled(stack: cdk.Stack) -> None:
-    proxy_with_routes(stack, cache_ttl=Duration.minutes(5))
+def test_cache_is_per_route_and_encrypted(stack: cdk.Stack) -> None:
+    proxy = LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY)
+    proxy.add_translated_route(
+        "/items/{id}", "GET", legacy_path="/item/{id}", cache_ttl=Duration.minutes(5)
+    )
+    proxy.add_passthrough("/legacy/{proxy+}", legacy_path="/{proxy+}")
     Template.from_stack(stack).has_resource_properties(
         "AWS::ApiGateway::Stage",
         {
@@ -140,12 +144,17 @@ def test_cache_is_encrypted_when_enabled(stack: cdk.Stack) -> None:
             "CacheClusterSize": "0.5",
             "MethodSettings": [
                 Match.object_like(
+                    {"HttpMethod": "*", "ResourcePath": "/*", "CachingEnabled": Match.absent()}
+                ),
+                Match.object_like(
                     {
+                        "HttpMethod": "GET",
+                        "ResourcePath": "/~1items~1{id}",
                         "CachingEnabled": True,
                         "CacheTtlInSeconds": 300,
                         "CacheDataEncrypted": True,
                     }
-                )
+                ),
             ],
         },
     )
@@ -229,8 +238,9 @@ def test_alarm_topic_is_notified(stack: cdk.Stack) -> None:
             "(allowed: 50 ms..29 seconds (API Gateway's limits))",
         ),
         (
-            {"cache_ttl": Duration.seconds(3601)},
-            "cache_ttl=Duration.seconds(3601) is not allowed (allowed: 0..3600 seconds)",
+            {"cache_cluster_size": "1"},
+            "cache_cluster_size='1' is not a cache size (allowed: 0.5, 1.6, 6.1, 13.5, 28.4, "
+            "58.2, 118, 237)",
         ),
         (
             {"authorization": "API_KEY"},
@@ -338,3 +348,151 @@ def test_proxy_without_routes_fails_synthesis(stack: cdk.Stack) -> None:
     LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY)
     with pytest.raises(RuntimeError, match=re.escape(f"{PATH}: no route is added")):
         Template.from_stack(stack)
+
+
+# --- caching, executed: the cache key API Gateway computes for each request ------------------
+
+
+@pytest.fixture
+def cached(stack: cdk.Stack) -> dict[str, Any]:
+    """A proxy whose read routes are cached; the stage and methods of its template."""
+    proxy = LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY)
+    proxy.add_translated_route(
+        "/items/{id}", "GET", legacy_path="/item/{id}", cache_ttl=Duration.seconds(60)
+    )
+    proxy.add_translated_route(
+        "/items",
+        "GET",
+        legacy_path="/items",
+        cache_ttl=Duration.seconds(30),
+        cache_query_parameters=["color", "page"],
+    )
+    proxy.add_translated_route("/items/{id}", "PUT", legacy_path="/item/{id}", legacy_method="POST")
+    proxy.add_passthrough(
+        "/legacy/{proxy+}", legacy_path="/{proxy+}", cache_ttl=Duration.seconds(10)
+    )
+    template = Template.from_stack(stack).to_json()["Resources"]
+    paths = _resource_paths(template)
+    methods = {
+        (
+            resource["Properties"]["HttpMethod"],
+            paths[resource["Properties"]["ResourceId"]["Ref"]],
+        ): resource["Properties"]
+        for resource in template.values()
+        if resource["Type"] == "AWS::ApiGateway::Method"
+    }
+    (stage,) = [r["Properties"] for r in template.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    return {"stage": stage, "methods": methods}
+
+
+def _resource_paths(template: dict[str, Any]) -> dict[str, str]:
+    parents = {
+        name: (r["Properties"]["ParentId"], r["Properties"]["PathPart"])
+        for name, r in template.items()
+        if r["Type"] == "AWS::ApiGateway::Resource"
+    }
+
+    def path(name: str) -> str:
+        parent, part = parents[name]
+        above = path(parent["Ref"]) if "Ref" in parent else ""
+        return f"{above}/{part}"
+
+    return {name: path(name) for name in parents}
+
+
+def key(cached: dict[str, Any], method: str, resource: str, **request: Any) -> Any:
+    from tools.api_cache import Request, cache_key
+
+    return cache_key(
+        cached["stage"], cached["methods"][(method, resource)], Request(method, resource, **request)
+    )
+
+
+def test_each_item_has_its_own_cache_entry(cached: dict[str, Any]) -> None:
+    first = key(cached, "GET", "/items/{id}", path={"id": "1"})
+    second = key(cached, "GET", "/items/{id}", path={"id": "2"})
+    assert first is not None
+    assert first != second
+    assert first == key(cached, "GET", "/items/{id}", path={"id": "1"})
+
+
+def test_each_greedy_path_has_its_own_cache_entry(cached: dict[str, Any]) -> None:
+    a = key(cached, "GET", "/legacy/{proxy+}", path={"proxy": "a/b"})
+    b = key(cached, "GET", "/legacy/{proxy+}", path={"proxy": "a/c"})
+    assert a is not None
+    assert a != b
+
+
+def test_listed_query_parameters_key_the_cache_and_others_do_not(cached: dict[str, Any]) -> None:
+    red = key(cached, "GET", "/items", querystring={"color": "red"})
+    blue = key(cached, "GET", "/items", querystring={"color": "blue"})
+    page2 = key(cached, "GET", "/items", querystring={"color": "red", "page": "2"})
+    assert len({red, blue, page2}) == 3
+    # What is not listed is not in the key (the README says: list every one that matters).
+    assert key(cached, "GET", "/items", querystring={"color": "red", "utm": "x"}) == red
+
+
+def test_routes_that_change_state_and_routes_not_opted_in_are_not_cached(
+    cached: dict[str, Any],
+) -> None:
+    assert key(cached, "PUT", "/items/{id}", path={"id": "1"}) is None
+
+
+def test_each_cached_route_keeps_its_own_ttl(cached: dict[str, Any]) -> None:
+    from tools.api_cache import Request, cache_ttl
+
+    stage = cached["stage"]
+    assert cache_ttl(stage, Request("GET", "/items/{id}")) == 60
+    assert cache_ttl(stage, Request("GET", "/items")) == 30
+    assert cache_ttl(stage, Request("GET", "/legacy/{proxy+}")) == 10
+    assert cache_ttl(stage, Request("PUT", "/items/{id}")) is None
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"method": "POST", "cache_ttl": Duration.seconds(60)},
+            "cache_ttl=Duration.seconds(60) would cache POST, which changes state: a cached "
+            "answer would skip the legacy call (allowed: cache_ttl on GET or HEAD routes only)",
+        ),
+        (
+            {"cache_query_parameters": ["color"]},
+            "cache_query_parameters=['color'] only key a cached route (allowed: "
+            "cache_ttl=Duration.seconds(...) too, or leave it out)",
+        ),
+        (
+            {"cache_ttl": Duration.seconds(3601)},
+            "cache_ttl=Duration.seconds(3601) is not allowed (allowed: 1..3600 seconds)",
+        ),
+    ],
+)
+def test_caching_that_cannot_be_right_is_refused(
+    stack: cdk.Stack, options: dict[str, Any], message: str
+) -> None:
+    proxy = LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY)
+    method = options.pop("method", "GET")
+    with pytest.raises(ValueError, match=error(message)):
+        proxy.add_translated_route(
+            "/items",
+            method,
+            legacy_path="/items",
+            legacy_method="POST" if method == "POST" else "GET",
+            **options,
+        )
+
+
+def test_the_cache_model_sees_the_old_shared_entry() -> None:
+    """The configuration round 1 wrote (caching on /*/*, no cache key parameters) gives
+    GET /items/1 and GET /items/2 one entry: the defect the tests above guard against."""
+    from tools.api_cache import Request, cache_key
+
+    stage = {
+        "CacheClusterEnabled": True,
+        "MethodSettings": [{"HttpMethod": "*", "ResourcePath": "/*", "CachingEnabled": True}],
+    }
+    method: dict[str, Any] = {"Integration": {}}
+    one = cache_key(stage, method, Request("GET", "/items/{id}", path={"id": "1"}))
+    two = cache_key(stage, method, Request("GET", "/items/{id}", path={"id": "2"}))
+    assert one is not None
+    assert one == two

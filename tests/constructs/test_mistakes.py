@@ -1150,14 +1150,14 @@ MISTAKES = [
     ),
     Mistake(
         "legacy cache ttl as int",
-        lambda s: proxy(s, cache_ttl=300),
+        lambda s: proxy(s).add_passthrough("/items", cache_ttl=300),
         TypeError,
         "cache_ttl",
         LEGACY_PATH,
     ),
     Mistake(
         "legacy cache ttl 2 h",
-        lambda s: proxy(s, cache_ttl=Duration.hours(2)),
+        lambda s: proxy(s).add_passthrough("/items", cache_ttl=Duration.hours(2)),
         ValueError,
         "cache_ttl",
         LEGACY_PATH,
