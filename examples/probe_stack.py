@@ -8,6 +8,7 @@ from aws_cdk import Duration, Stack
 from constructs import Construct
 
 from serverless_patterns import ProbeTarget, ScheduledProbe
+from serverless_patterns.alarms import encrypted_alarm_topic
 
 
 class ProbeExampleStack(Stack):
@@ -34,4 +35,6 @@ class ProbeExampleStack(Stack):
             schedule=Duration.minutes(5),
             alert_emails=["ops@example.com"],
             failure_threshold=2,
+            # The operators of the probe itself: hears failed runs and undeliverable alerts.
+            alarm_topic=encrypted_alarm_topic(self, "OperatorsTopic"),
         )

@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
@@ -121,6 +121,11 @@ class ScheduledProbe(Construct):
         function_timeout: the probe function's timeout; every target timeout must be
             shorter. Default 60 seconds.
         max_redirects: redirects followed per check. Default 5.
+        alarm_topic: SNS topic for the probe's own alarms (failed runs, invocations the
+            scheduler could not deliver, alerts SNS could not deliver), on ALARM and on OK;
+            another channel than the alert topic, which cannot report its own failures.
+            Default: failed runs and undelivered invocations go to the alert topic, and the
+            undelivered-alerts alarm notifies nobody (a warning says so).
     """
 
     @checked
@@ -138,6 +143,7 @@ class ScheduledProbe(Construct):
         alarm_period: Duration | None = None,
         function_timeout: Duration = _FUNCTION_TIMEOUT,
         max_redirects: int = 5,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         problems = Problems("ScheduledProbe", scope, id)
         interval = _interval_seconds(problems, schedule)
@@ -154,6 +160,13 @@ class ScheduledProbe(Construct):
         _check_alarm_window(problems, alarm_period, interval, failure_threshold)
         problems.check_range("max_redirects", max_redirects, 0, 20)
         problems.check_duration("function_timeout", function_timeout, 1, 900)
+        if alarm_topic is not None and alarm_topic is alert_topic:
+            problems.add(
+                "alarm_topic",
+                alarm_topic,
+                "is the alert topic: it cannot report that its own alerts were not delivered",
+                "another topic, or leave it out",
+            )
         problems.raise_if_any()
 
         super().__init__(scope, id)
@@ -283,11 +296,25 @@ class ScheduledProbe(Construct):
             failure_destination.alarm,
             dead_letter_alarm(self, "ScheduleDeadLetterAlarm", self.schedule_dead_letter_queue),
         ]
+        # The probe's own failures go where the operators of the probe listen (alarm_topic),
+        # else to the alert topic, except one: undeliverable alerts cannot be reported through
+        # the channel that failed to deliver them.
+        notify(probe_alarms, alarm_topic or self.alert_topic)
         if alert_emails or alert_phone_numbers:
-            probe_alarms.append(
-                dead_letter_alarm(self, "AlertDeadLetterAlarm", self.alert_dead_letter_queue)
+            self.alert_dead_letter_alarm = dead_letter_alarm(
+                self, "AlertDeadLetterAlarm", self.alert_dead_letter_queue
             )
-        notify(probe_alarms, self.alert_topic)
+            """ALARM when an alert could not be delivered (to an email address or phone)."""
+            notify([self.alert_dead_letter_alarm], alarm_topic)
+            probe_alarms.append(self.alert_dead_letter_alarm)
+            if alarm_topic is None:
+                Annotations.of(self).add_warning_v2(
+                    "serverless-patterns:probe-alert-dlq-unheard",
+                    "Alerts that cannot be delivered land in the alert DLQ, whose alarm notifies "
+                    "nobody: pass alarm_topic= (another channel than the alert topic) to hear it.",
+                )
+        self.alarm_topic = alarm_topic
+        """The topic the probe's own alarms notify, if given."""
         self.alarms.extend(probe_alarms)
 
 

@@ -440,3 +440,48 @@ def test_alarm_windows_cloudwatch_refuses_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=error(problem)):
         ScheduledProbe(stack, "Probe", targets=[SITE], **options)
+
+
+# --- who hears the probe's own failures ----------------------------------------------------------
+
+
+def alarm_actions(stack: cdk.Stack, logical_prefix: str) -> list[Any]:
+    alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
+    (alarm,) = [a for name, a in alarms.items() if name.startswith(logical_prefix)]
+    return list(alarm["Properties"].get("AlarmActions", []))
+
+
+def test_undelivered_alerts_are_never_reported_through_the_alert_topic(stack: cdk.Stack) -> None:
+    probe = ScheduledProbe(stack, "Probe", targets=[SITE], alert_emails=["ops@example.com"])
+    assert alarm_actions(stack, "ProbeAlertDeadLetterAlarm") == []
+    assert alarm_actions(stack, "ProbeInvokeFailureAlarm") == [ref(stack, probe.alert_topic)]
+    from aws_cdk.assertions import Annotations
+
+    Annotations.from_stack(stack).has_warning(
+        "/TestStack/Probe", Match.string_like_regexp("pass alarm_topic=")
+    )
+
+
+def test_alarm_topic_hears_the_probes_own_failures(stack: cdk.Stack) -> None:
+    operators = sns.Topic(stack, "Operators")
+    probe = ScheduledProbe(
+        stack,
+        "Probe",
+        targets=[SITE],
+        alert_emails=["ops@example.com"],
+        alarm_topic=operators,
+    )
+    for alarm in (
+        "ProbeAlertDeadLetterAlarm",
+        "ProbeInvokeFailureAlarm",
+        "ProbeScheduleDeadLetterAlarm",
+    ):
+        assert alarm_actions(stack, alarm) == [ref(stack, operators)], alarm
+    assert alarm_actions(stack, "ProbeExampleAlarm") == [ref(stack, probe.alert_topic)]
+    assert probe.alarm_topic is operators
+
+
+def test_the_alert_topic_cannot_be_its_own_alarm_topic(stack: cdk.Stack) -> None:
+    topic = sns.Topic(stack, "Alerts")
+    with pytest.raises(ValueError, match="alarm_topic=<TestStack/Alerts> is the alert topic"):
+        ScheduledProbe(stack, "Probe", targets=[SITE], alert_topic=topic, alarm_topic=topic)
