@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from examples._shared import (
@@ -20,7 +21,7 @@ from examples._shared import (
     table,
 )
 from serverless_patterns import KinesisBatchConsumer, ServerlessFunction
-from serverless_patterns.alarms import encrypted_alarm_topic
+from serverless_patterns.alarms import encrypted_alarm_topic, notify, occurrence_alarm
 
 
 class KinesisExampleStack(Stack):
@@ -65,6 +66,23 @@ class KinesisExampleStack(Stack):
         )
 
         api = clicks.add_ingest_api(throttle_rate=50, throttle_burst=100)
+
+        # The consumers drop records that are not clicks (retrying cannot fix them) and count
+        # them: someone should hear that a producer sends garbage.
+        for service in ("clickstream-aggregator", "clickstream-archiver"):
+            alarm = occurrence_alarm(
+                self,
+                f"{service.title().replace('-', '')}MalformedAlarm",
+                metric=cloudwatch.Metric(
+                    namespace="ServerlessPatterns",
+                    metric_name="MalformedRecords",
+                    dimensions_map={"service": service},
+                    statistic=cloudwatch.Stats.SUM,
+                    period=Duration.minutes(5),
+                ),
+                description=f"{service} dropped records that are not click events",
+            )
+            notify([alarm], alarm_topic)
 
         CfnOutput(self, "IngestUrl", value=api.url_for_path("/records"))
         CfnOutput(self, "StreamName", value=clicks.stream.stream_name)

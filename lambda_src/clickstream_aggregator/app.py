@@ -7,10 +7,14 @@ invokes it with ``{"Records": [...], "window": {"start", "end"}, "state": {...},
 function returns to its next invocation for the same window and shard. The state is the view
 count per page, ``{page: views}``.
 
-A record that is not a click (not base64-encoded JSON, or without a non-empty ``page``) is a
-batch item failure reported by its sequence number, and is not counted; the good records of the
-batch are. Every response carries both the state and the failures; Lambda treats a response
-without ``state`` as a failed invocation.
+A record that is not a click (not base64-encoded JSON, or without a non-empty ``page``) is
+dropped: logged as a warning (its sequence number and the reason, never its data), counted in the
+invocation's ``MalformedRecords`` metric, and not counted in the window. It is not a batch item
+failure, because retrying cannot fix it, and reporting it would make Lambda re-deliver the batch
+from that record on, counting the good records after it in the window a second time. The good
+records of the batch are counted. Any other failure of a record is a batch item failure reported
+by its sequence number (Lambda retries from it). Every response carries both the state and the
+failures; Lambda treats a response without ``state`` as a failed invocation.
 
 On the window's final invocation (``isFinalInvokeForWindow``; its ``Records`` is usually empty)
 one item per page is written to the table, keyed by ``page`` and ``window_start``, so a retried
@@ -41,9 +45,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# A batch whose every record failed is reported like any other (each item a failure) rather
-# than raised: the response must still carry the window's state, and the failure metric is
-# recorded for it too.
+# A batch whose every record failed (malformed records are dropped, not failed) is reported like
+# any other (each item a failure) rather than raised: the response must still carry the window's
+# state, and the failure metric is recorded for it too.
 processor = BatchProcessor(
     event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
 )
@@ -57,6 +61,8 @@ MAX_PAGE_BYTES = 2048
 
 # The pages of the current invocation's good records, in order; reset by every invocation.
 batch_pages: list[str] = []
+# The sequence numbers of the current invocation's malformed records, dropped; reset likewise.
+batch_malformed: list[str] = []
 
 
 class InvalidClickError(ValueError):
@@ -92,13 +98,27 @@ def aggregate(state: dict[str, int], pages: list[str]) -> dict[str, int]:
 # No subsegment per record (~15 us each, most of this handler's time): the invocation and the
 # DynamoDB writes are traced instead.
 def record_handler(record: KinesisStreamRecord) -> None:
-    click = parse_click(record.kinesis.data)
+    try:
+        click = parse_click(record.kinesis.data)
+    except InvalidClickError as error:
+        # Permanent: dropped rather than failed (see the module's docstring). Anything else a
+        # record raises is a batch item failure, retried.
+        drop_malformed(record, error)
+        return
     batch_pages.append(click["page"])
 
 
+def drop_malformed(record: KinesisStreamRecord, error: InvalidClickError) -> None:
+    sequence_number = record.kinesis.sequence_number
+    logger.warning("malformed record dropped", sequence_number=sequence_number, reason=str(error))
+    batch_malformed.append(sequence_number)
+
+
 def process_records(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Run the batch processor over the event's records, collecting the good pages."""
+    """Run the batch processor over the event's records, collecting the good pages (and the
+    malformed records it dropped)."""
     batch_pages.clear()
+    batch_malformed.clear()
     if not event.get("Records"):
         # Powertools raises UnexpectedBatchTypeError for an event without records, and the
         # window's final invocation usually has none.
@@ -132,6 +152,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     failures = len(response["batchItemFailures"])
     if failures:
         metrics.add_metric(name="ClicksFailed", unit=MetricUnit.Count, value=failures)
+    if batch_malformed:
+        metrics.add_metric(
+            name="MalformedRecords", unit=MetricUnit.Count, value=len(batch_malformed)
+        )
     # Published even when zero, so an invocation without records is recorded as such.
     metrics.add_metric(name="ClicksCounted", unit=MetricUnit.Count, value=len(batch_pages))
     state = aggregate(event.get("state") or {}, batch_pages)

@@ -6,9 +6,13 @@ processed, writes the good clicks (in stream order, one compact JSON object per 
 ``clicks/<shard id>/<first sequence number>-<last sequence number>.jsonl``. The key is made of
 the batch's first and last records, good or not, so a retried batch overwrites its own object.
 
-A record that is not a click (not base64-encoded JSON, or without a non-empty ``page``) is a
-batch item failure reported by its sequence number, and is not archived. When every record of a
-batch failed, nothing is written.
+A record that is not a click (not base64-encoded JSON, or without a non-empty ``page``) is
+dropped: logged as a warning (its sequence number and the reason, never its data), counted in the
+invocation's ``MalformedRecords`` metric, and not archived. It is not a batch item failure,
+because retrying cannot fix it, and reporting it would make Lambda re-deliver the batch from that
+record on, archiving the good records after it a second time under another key. Any other failure
+of a record is a batch item failure reported by its sequence number (Lambda retries from it).
+When no record of a batch is a good click, nothing is written.
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# A batch whose every record failed is reported like any other (each item a failure) rather
-# than raised, so the failure metric is recorded for it too; Lambda retries from the first
-# failed record either way.
+# A batch whose every record failed (malformed records are dropped, not failed) is reported like
+# any other (each item a failure) rather than raised, so the failure metric is recorded for it
+# too; Lambda retries from the first failed record either way.
 processor = BatchProcessor(
     event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
 )
@@ -52,6 +56,8 @@ MAX_PAGE_BYTES = 2048
 
 # The good clicks of the current invocation, in stream order; reset by every invocation.
 batch_clicks: list[dict[str, Any]] = []
+# The sequence numbers of the current invocation's malformed records, dropped; reset likewise.
+batch_malformed: list[str] = []
 
 
 class InvalidClickError(ValueError):
@@ -91,7 +97,20 @@ def to_json_lines(clicks: list[dict[str, Any]]) -> bytes:
 
 @tracer.capture_method
 def record_handler(record: KinesisStreamRecord) -> None:
-    batch_clicks.append(parse_click(record.kinesis.data))
+    try:
+        click = parse_click(record.kinesis.data)
+    except InvalidClickError as error:
+        # Permanent: dropped rather than failed (see the module's docstring). Anything else a
+        # record raises is a batch item failure, retried.
+        drop_malformed(record, error)
+        return
+    batch_clicks.append(click)
+
+
+def drop_malformed(record: KinesisStreamRecord, error: InvalidClickError) -> None:
+    sequence_number = record.kinesis.sequence_number
+    logger.warning("malformed record dropped", sequence_number=sequence_number, reason=str(error))
+    batch_malformed.append(sequence_number)
 
 
 @tracer.capture_method
@@ -106,12 +125,17 @@ def archive(key: str, clicks: list[dict[str, Any]]) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch_clicks.clear()
+    batch_malformed.clear()
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
     failures = len(response.get("batchItemFailures", []))
     if failures:
         metrics.add_metric(name="ClicksFailed", unit=MetricUnit.Count, value=failures)
+    if batch_malformed:
+        metrics.add_metric(
+            name="MalformedRecords", unit=MetricUnit.Count, value=len(batch_malformed)
+        )
     if batch_clicks:
         archive(archive_key(event), batch_clicks)
     return response

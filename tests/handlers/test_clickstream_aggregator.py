@@ -8,6 +8,7 @@ what the stream returned. Window aggregates land in a (mocked) DynamoDB table.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,10 +19,13 @@ import pytest
 
 from tests.handlers.support import (
     LAMBDA_SRC,
+    NAMESPACE,
     FakeLambdaContext,
     KinesisStream,
+    captured_logs,
     click,
     create_table,
+    emf_documents,
     empty_table,
     load_handler,
     mocked_aws,
@@ -77,6 +81,42 @@ def stored_items(env: AwsEnv) -> list[dict[str, Any]]:
     return sorted(env.table.scan()["Items"], key=lambda item: item["page"])
 
 
+def metrics_document(**values: float) -> dict[str, Any]:
+    """The EMF document of one invocation that published ``values``, in the order given."""
+    return {
+        "_aws": {
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["service"]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in values],
+                }
+            ]
+        },
+        "service": FUNCTION_NAME,
+        **{name: [float(value)] for name, value in values.items()},
+    }
+
+
+def published(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The EMF documents written to stdout since the last read of ``capsys``."""
+    return emf_documents(capsys.readouterr().out)
+
+
+def fail_page(monkeypatch: pytest.MonkeyPatch, env: AwsEnv, page: str, error: Exception) -> None:
+    """Make ``parse_click`` raise ``error`` (a failure other than a malformed record) for every
+    click of ``page``; every other record is parsed as before."""
+    parse_click = env.app.parse_click
+
+    def flaky(data: str) -> dict[str, Any]:
+        parsed = parse_click(data)
+        if parsed["page"] == page:
+            raise error
+        return parsed
+
+    monkeypatch.setattr(env.app, "parse_click", flaky)
+
+
 @pytest.fixture(scope="module")
 def aws() -> Iterator[AwsEnv]:
     with mocked_aws(FUNCTION_NAME, TABLE_NAME=TABLE_NAME):
@@ -122,15 +162,16 @@ def test_invocation_before_the_end_of_the_window_writes_nothing(env: AwsEnv) -> 
     assert stored_items(env) == []
 
 
-def test_poison_record_fails_only_itself_and_is_not_counted(env: AwsEnv) -> None:
+def test_poison_record_is_dropped_not_failed_and_the_others_are_counted(
+    env: AwsEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
     records = kinesis_records(env, [click("/pricing"), POISON, click("/docs")])
+    capsys.readouterr()
 
     response = env.app.handler(window_event(env, records, {"/docs": 1}), CONTEXT)
 
-    assert response == {
-        "state": {"/docs": 2, "/pricing": 1},
-        "batchItemFailures": [{"itemIdentifier": sequence_number(records[1])}],
-    }
+    assert response == {"state": {"/docs": 2, "/pricing": 1}, "batchItemFailures": []}
+    assert published(capsys) == [metrics_document(MalformedRecords=1, ClicksCounted=2)]
 
 
 @pytest.mark.parametrize(
@@ -146,29 +187,95 @@ def test_poison_record_fails_only_itself_and_is_not_counted(env: AwsEnv) -> None
     ],
     ids=["not-json", "not-an-object", "no-page", "empty-page", "number-page", "null-page", "long"],
 )
-def test_record_that_is_not_a_click_fails_and_is_not_counted(env: AwsEnv, data: bytes) -> None:
+def test_record_that_is_not_a_click_is_dropped_and_not_counted(
+    env: AwsEnv, capsys: pytest.CaptureFixture[str], data: bytes
+) -> None:
     records = kinesis_records(env, [data, click("/home")])
+    capsys.readouterr()
+
+    response = env.app.handler(window_event(env, records, {}), CONTEXT)
+
+    assert response == {"state": {"/home": 1}, "batchItemFailures": []}
+    assert published(capsys) == [metrics_document(MalformedRecords=1, ClicksCounted=1)]
+
+
+def test_batch_whose_every_record_is_malformed_fails_none_and_keeps_the_state(
+    env: AwsEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = kinesis_records(env, [POISON, b'{"page": ""}', b'["/pricing"]'])
+    capsys.readouterr()
+
+    response = env.app.handler(window_event(env, records, {"/pricing": 3}), CONTEXT)
+
+    assert response == {"state": {"/pricing": 3}, "batchItemFailures": []}
+    assert published(capsys) == [metrics_document(MalformedRecords=3, ClicksCounted=0)]
+    assert stored_items(env) == []
+
+
+def test_malformed_records_are_counted_per_invocation(
+    env: AwsEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = kinesis_records(env, [POISON, click("/home"), b'{"page": ""}'])
+    second = kinesis_records(env, [click("/docs")])
+    capsys.readouterr()
+
+    state = env.app.handler(window_event(env, first, {}), CONTEXT)["state"]
+    env.app.handler(window_event(env, second, state), CONTEXT)
+
+    assert published(capsys) == [
+        metrics_document(MalformedRecords=2, ClicksCounted=1),
+        metrics_document(ClicksCounted=1),
+    ]
+
+
+def test_malformed_record_is_logged_once_by_sequence_number_without_its_data(
+    env: AwsEnv,
+) -> None:
+    records = kinesis_records(env, [click("/home"), b'{"page": "", "user": "u-secret-7"}'])
+
+    with captured_logs(FUNCTION_NAME) as logs:
+        env.app.handler(window_event(env, records, {}), CONTEXT)
+
+    warnings = [record for record in logs if record.levelno >= logging.WARNING]
+    assert [
+        (record.getMessage(), record.sequence_number, record.reason)  # type: ignore[attr-defined]
+        for record in warnings
+    ] == [
+        (
+            "malformed record dropped",
+            sequence_number(records[1]),
+            "page must be a non-empty string",
+        )
+    ]
+    logged = " ".join(str(vars(record)) for record in logs)
+    assert "u-secret-7" not in logged
+    assert records[1]["kinesis"]["data"] not in logged
+
+
+@pytest.mark.parametrize(
+    "error",
+    [RuntimeError("table unavailable"), ValueError("not a click error"), ConnectionError()],
+    ids=["runtime-error", "value-error", "connection-error"],
+)
+def test_record_failure_that_is_not_a_malformed_record_is_a_batch_item_failure(
+    env: AwsEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    error: Exception,
+) -> None:
+    fail_page(monkeypatch, env, "/flaky", error)
+    records = kinesis_records(env, [click("/pricing"), POISON, click("/flaky"), click("/docs")])
+    capsys.readouterr()
 
     response = env.app.handler(window_event(env, records, {}), CONTEXT)
 
     assert response == {
-        "state": {"/home": 1},
-        "batchItemFailures": [{"itemIdentifier": sequence_number(records[0])}],
+        "state": {"/pricing": 1, "/docs": 1},
+        "batchItemFailures": [{"itemIdentifier": sequence_number(records[2])}],
     }
-
-
-def test_batch_whose_every_record_fails_reports_each_and_keeps_the_state(env: AwsEnv) -> None:
-    records = kinesis_records(env, [POISON, b'{"page": ""}'])
-
-    response = env.app.handler(window_event(env, records, {"/pricing": 3}), CONTEXT)
-
-    assert response == {
-        "state": {"/pricing": 3},
-        "batchItemFailures": [
-            {"itemIdentifier": sequence_number(records[0])},
-            {"itemIdentifier": sequence_number(records[1])},
-        ],
-    }
+    assert published(capsys) == [
+        metrics_document(ClicksFailed=1, MalformedRecords=1, ClicksCounted=2)
+    ]
 
 
 def test_invocation_without_records_returns_the_state_it_was_given(env: AwsEnv) -> None:
@@ -201,21 +308,22 @@ def test_final_invocation_writes_one_item_per_page_and_resets_the_state(env: Aws
     ]
 
 
-def test_final_invocation_counts_its_own_records_and_reports_their_failures(
-    env: AwsEnv,
+def test_final_invocation_counts_its_own_records_and_drops_the_malformed_ones(
+    env: AwsEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     records = kinesis_records(env, [click("/docs"), POISON, click("/blog")])
+    capsys.readouterr()
 
     response = env.app.handler(window_event(env, records, {"/docs": 1}, final=True), CONTEXT)
 
-    assert response == {
-        "state": {},
-        "batchItemFailures": [{"itemIdentifier": sequence_number(records[1])}],
-    }
+    assert response == {"state": {}, "batchItemFailures": []}
     assert {item["page"]: item["views"] for item in stored_items(env)} == {
         "/blog": Decimal(1),
         "/docs": Decimal(2),
     }
+    assert published(capsys) == [
+        metrics_document(MalformedRecords=1, ClicksCounted=2, WindowPagesWritten=2)
+    ]
 
 
 def test_final_invocation_of_an_empty_window_writes_nothing(env: AwsEnv) -> None:

@@ -8,6 +8,7 @@ archives land in a (mocked) S3 bucket.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -18,10 +19,13 @@ import pytest
 
 from tests.handlers.support import (
     LAMBDA_SRC,
+    NAMESPACE,
     REGION,
     FakeLambdaContext,
     KinesisStream,
+    captured_logs,
     click,
+    emf_documents,
     failed_ids,
     load_handler,
     mocked_aws,
@@ -59,6 +63,42 @@ def archived(env: AwsEnv) -> dict[str, bytes]:
         item["Key"]: env.s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
         for item in listed
     }
+
+
+def metrics_document(**values: float) -> dict[str, Any]:
+    """The EMF document of one invocation that published ``values``, in the order given."""
+    return {
+        "_aws": {
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["service"]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in values],
+                }
+            ]
+        },
+        "service": FUNCTION_NAME,
+        **{name: [float(value)] for name, value in values.items()},
+    }
+
+
+def published(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The EMF documents written to stdout since the last read of ``capsys``."""
+    return emf_documents(capsys.readouterr().out)
+
+
+def fail_page(monkeypatch: pytest.MonkeyPatch, env: AwsEnv, page: str, error: Exception) -> None:
+    """Make ``parse_click`` raise ``error`` (a failure other than a malformed record) for every
+    click of ``page``; every other record is parsed as before."""
+    parse_click = env.app.parse_click
+
+    def flaky(data: str) -> dict[str, Any]:
+        parsed = parse_click(data)
+        if parsed["page"] == page:
+            raise error
+        return parsed
+
+    monkeypatch.setattr(env.app, "parse_click", flaky)
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +153,8 @@ def test_archive_is_stored_as_newline_delimited_json(env: AwsEnv) -> None:
     assert head["ContentType"] == "application/x-ndjson"
 
 
-def test_poison_record_is_the_only_failure_and_the_archive_holds_the_others(
-    env: AwsEnv,
+def test_poison_record_is_dropped_not_failed_and_the_archive_holds_the_others(
+    env: AwsEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     event, numbers = kinesis_event(
         env,
@@ -124,27 +164,31 @@ def test_poison_record_is_the_only_failure_and_the_archive_holds_the_others(
             click("/docs", "u-2", "2026-11-27T10:00:01Z"),
         ],
     )
+    capsys.readouterr()
 
     response = env.app.handler(event, CONTEXT)
 
-    assert failed_ids(response) == [numbers[1]]
+    assert response == {"batchItemFailures": []}
     assert archived(env) == {
         f"clicks/shardId-000000000000/{numbers[0]}-{numbers[2]}.jsonl": (
             b'{"page":"/pricing","user":"u-1","ts":"2026-11-27T10:00:00Z"}\n'
             b'{"page":"/docs","user":"u-2","ts":"2026-11-27T10:00:01Z"}\n'
         )
     }
+    assert published(capsys) == [metrics_document(MalformedRecords=1, ClicksArchived=2)]
 
 
-def test_archive_key_spans_the_whole_batch_even_when_its_first_record_failed(
-    env: AwsEnv,
+def test_archive_key_spans_the_whole_batch_even_when_its_first_record_is_malformed(
+    env: AwsEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     event, numbers = kinesis_event(env, [b'{"user": "u-1"}', click("/blog")])
+    capsys.readouterr()
 
     response = env.app.handler(event, CONTEXT)
 
-    assert failed_ids(response) == [numbers[0]]
+    assert response == {"batchItemFailures": []}
     assert list(archived(env)) == [f"clicks/shardId-000000000000/{numbers[0]}-{numbers[1]}.jsonl"]
+    assert published(capsys) == [metrics_document(MalformedRecords=1, ClicksArchived=1)]
 
 
 @pytest.mark.parametrize(
@@ -159,24 +203,105 @@ def test_archive_key_spans_the_whole_batch_even_when_its_first_record_failed(
     ],
     ids=["not-json", "not-an-object", "no-page", "empty-page", "number-page", "long-page"],
 )
-def test_record_that_is_not_a_click_fails_and_is_not_archived(env: AwsEnv, data: bytes) -> None:
+def test_record_that_is_not_a_click_is_dropped_and_not_archived(
+    env: AwsEnv, capsys: pytest.CaptureFixture[str], data: bytes
+) -> None:
     event, numbers = kinesis_event(env, [click("/home"), data])
+    capsys.readouterr()
 
     response = env.app.handler(event, CONTEXT)
 
-    assert failed_ids(response) == [numbers[1]]
-    assert list(archived(env).values()) == [
-        b'{"page":"/home","user":"u-1","ts":"2026-11-27T10:00:05Z"}\n'
+    assert response == {"batchItemFailures": []}
+    assert archived(env) == {
+        f"clicks/shardId-000000000000/{numbers[0]}-{numbers[1]}.jsonl": (
+            b'{"page":"/home","user":"u-1","ts":"2026-11-27T10:00:05Z"}\n'
+        )
+    }
+    assert published(capsys) == [metrics_document(MalformedRecords=1, ClicksArchived=1)]
+
+
+def test_batch_whose_every_record_is_malformed_fails_none_and_writes_nothing(
+    env: AwsEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event, _numbers = kinesis_event(env, [POISON, b'{"page": ""}', b'["/pricing"]'])
+    capsys.readouterr()
+
+    response = env.app.handler(event, CONTEXT)
+
+    assert response == {"batchItemFailures": []}
+    assert archived(env) == {}
+    assert published(capsys) == [metrics_document(MalformedRecords=3)]
+
+
+def test_malformed_records_are_counted_per_invocation(
+    env: AwsEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, _numbers = kinesis_event(env, [POISON, click("/home"), b'{"page": ""}'])
+    second, _numbers = kinesis_event(env, [click("/docs")])
+    capsys.readouterr()
+
+    env.app.handler(first, CONTEXT)
+    env.app.handler(second, CONTEXT)
+
+    assert published(capsys) == [
+        metrics_document(MalformedRecords=2, ClicksArchived=1),
+        metrics_document(ClicksArchived=1),
     ]
 
 
-def test_batch_whose_every_record_fails_reports_each_and_writes_nothing(env: AwsEnv) -> None:
-    event, numbers = kinesis_event(env, [POISON, b'{"page": ""}'])
+def test_malformed_record_is_logged_once_by_sequence_number_without_its_data(
+    env: AwsEnv,
+) -> None:
+    event, numbers = kinesis_event(env, [click("/home"), b'{"page": "", "user": "u-secret-7"}'])
+
+    with captured_logs(FUNCTION_NAME) as logs:
+        env.app.handler(event, CONTEXT)
+
+    warnings = [record for record in logs if record.levelno >= logging.WARNING]
+    assert [
+        (record.getMessage(), record.sequence_number, record.reason)  # type: ignore[attr-defined]
+        for record in warnings
+    ] == [("malformed record dropped", numbers[1], "page must be a non-empty string")]
+    logged = " ".join(str(vars(record)) for record in logs)
+    assert "u-secret-7" not in logged
+    assert event["Records"][1]["kinesis"]["data"] not in logged
+
+
+@pytest.mark.parametrize(
+    "error",
+    [RuntimeError("bucket unavailable"), ValueError("not a click error"), ConnectionError()],
+    ids=["runtime-error", "value-error", "connection-error"],
+)
+def test_record_failure_that_is_not_a_malformed_record_is_a_batch_item_failure(
+    env: AwsEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    error: Exception,
+) -> None:
+    fail_page(monkeypatch, env, "/flaky", error)
+    event, numbers = kinesis_event(
+        env,
+        [
+            click("/pricing", "u-1", "2026-11-27T10:00:00Z"),
+            POISON,
+            click("/flaky", "u-2", "2026-11-27T10:00:01Z"),
+            click("/docs", "u-3", "2026-11-27T10:00:02Z"),
+        ],
+    )
+    capsys.readouterr()
 
     response = env.app.handler(event, CONTEXT)
 
-    assert failed_ids(response) == numbers
-    assert archived(env) == {}
+    assert failed_ids(response) == [numbers[2]]
+    assert archived(env) == {
+        f"clicks/shardId-000000000000/{numbers[0]}-{numbers[3]}.jsonl": (
+            b'{"page":"/pricing","user":"u-1","ts":"2026-11-27T10:00:00Z"}\n'
+            b'{"page":"/docs","user":"u-3","ts":"2026-11-27T10:00:02Z"}\n'
+        )
+    }
+    assert published(capsys) == [
+        metrics_document(ClicksFailed=1, MalformedRecords=1, ClicksArchived=2)
+    ]
 
 
 def test_retried_batch_overwrites_its_own_archive(env: AwsEnv) -> None:
