@@ -611,8 +611,10 @@ def _check_filter_policy(
             )
             return None
     leaves = _leaves(converted)
-    counts = {path: len(_as_subscription_filter(value).conditions) for path, value in leaves}
-    empty = sorted(path for path, count in counts.items() if count == 0)
+    values = {path: len(_as_subscription_filter(value).conditions) for path, value in leaves}
+    # As SNS counts a payload policy's complexity: each key's values times its nesting depth.
+    counts = {path: count * (path.count(".") + 1) for path, count in values.items()}
+    empty = sorted(path for path, count in values.items() if count == 0)
     if empty:
         problems.add(
             "filter_policy",
@@ -632,7 +634,8 @@ def _check_filter_policy(
         problems.add(
             "filter_policy",
             {path: count for path, count in sorted(counts.items())},
-            f"has {combinations} combinations of values (the product of the value counts)",
+            f"has {combinations} combinations of values (the product of the value counts, "
+            "each times its key's nesting depth)",
             f"at most {MAX_FILTER_COMBINATIONS}",
         )
     return converted

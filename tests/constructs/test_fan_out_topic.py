@@ -572,7 +572,7 @@ def test_filter_policy_with_more_than_150_combinations_is_rejected(stack: cdk.St
         ValueError,
         match=error(
             "filter_policy={'a': 10, 'b': 16} has 160 combinations of values (the product of the "
-            "value counts) (allowed: at most 150)"
+            "value counts, each times its key's nesting depth) (allowed: at most 150)"
         ),
     ):
         fan.add_queue_subscriber(filter_policy=policy)
@@ -777,3 +777,15 @@ def test_imported_topic_as_s3_destination_warns_with_the_statement_to_add(
             r"add this statement to it yourself.*sns:Publish.*s3\.amazonaws\.com"
         ),
     )
+
+
+def test_a_nested_body_policy_counts_values_times_their_depth_as_sns_does(
+    stack: cdk.Stack,
+) -> None:
+    """40 values four levels deep are 160 combinations for SNS (and CDK), not 40."""
+    suffixes = [{"suffix": f".{i:02d}"} for i in range(40)]
+    policy = {"Records": {"s3": {"object": {"key": suffixes}}}}
+    with pytest.raises(ValueError, match=r"has 160 combinations of values"):
+        FanOutTopic(stack, "Fan").add_queue_subscriber(
+            filter_policy=policy, filter_policy_scope="MessageBody"
+        )
