@@ -16,11 +16,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
-.PHONY: help setup test lint unit synth deploy deploy-stop clean
+.PHONY: help setup test lint unit synth deploy destroy deploy-stop clean
 
 help:
 	@echo "make test    - lint, type-check and run the whole test suite"
 	@echo "make deploy  - deploy the example stacks into a local AWS emulator (TARGET=aws: to AWS)"
+	@echo "make destroy - delete the example stacks (buckets emptied first; TARGET=aws: on AWS)"
 	@echo "make deploy-stop - stop the local AWS emulator that make deploy left running"
 	@echo "make synth   - synthesize the example stacks into cdk.out/"
 	@echo "make bench   - benchmarks: synth, handlers, imports, assets (writes benchmarks/results/)"
@@ -56,6 +57,9 @@ synth: setup
 
 deploy: setup
 	$(PY) tools/deploy.py deploy
+
+destroy: setup
+	$(PY) tools/deploy.py destroy
 
 deploy-stop:
 	@if [ -x $(PY) ]; then $(PY) tools/deploy.py stop; else echo "Nothing to stop."; fi

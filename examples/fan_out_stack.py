@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import Aws, CfnOutput, Fn, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -19,7 +19,17 @@ from examples._shared import access_log_bucket, allow_objects, lambda_code, priv
 from serverless_patterns import FanOutTopic, ServerlessFunction
 from serverless_patterns.alarms import encrypted_alarm_topic
 
-IMAGE_SUFFIXES = [".png", ".jpg", ".jpeg", ".gif"]
+
+def case_variants(suffix: str) -> list[str]:
+    """``.jpg``, ``.JPG`` and ``.Jpg``: SNS matches suffixes case-sensitively, and cameras write
+    ``IMG_0001.JPG``. (Every mix of cases would be 40 values for these four suffixes, which at
+    the key's nesting depth of 4 is more than the 150 combinations SNS allows.)"""
+    return [suffix.lower(), suffix.upper(), "." + suffix[1:].capitalize()]
+
+
+IMAGE_SUFFIXES = [
+    variant for suffix in (".png", ".jpg", ".jpeg", ".gif") for variant in case_variants(suffix)
+]
 
 
 def s3_key_filter(condition: sns.SubscriptionFilter) -> dict[str, sns.FilterOrPolicy]:
@@ -39,6 +49,13 @@ def s3_key_filter(condition: sns.SubscriptionFilter) -> dict[str, sns.FilterOrPo
     }
 
 
+def stack_suffix(stack: Stack) -> str:
+    """The first 8 hex digits of the stack's UUID (``arn:...:stack/<name>/<uuid>``): unique
+    for each creation of the stack."""
+    uuid = Fn.select(2, Fn.split("/", stack.stack_id))
+    return Fn.select(0, Fn.split("-", uuid))
+
+
 class FanOutExampleStack(Stack):
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
@@ -51,8 +68,10 @@ class FanOutExampleStack(Stack):
             access_logs=access_logs,
             access_logs_prefix="upload-bucket/",
             # An explicit name lets the topic policy name this bucket's ARN before it exists,
-            # so its notifications are a property of the bucket (no custom resource).
-            bucket_name=f"serverless-patterns-media-{Aws.ACCOUNT_ID}-{Aws.REGION}",
+            # so its notifications are a property of the bucket (no custom resource). The
+            # stack's own id in it makes it new for every deployment of the stack: a deploy
+            # after a destroy never collides with a bucket that is still being deleted.
+            bucket_name=f"sp-media-{Aws.ACCOUNT_ID}-{Aws.REGION}-{stack_suffix(self)}",
         )
         media = table(self, "MediaTable", "object_key", "record")
 

@@ -490,8 +490,10 @@ def deploy_local(
     assembly: Path = CLOUD_ASSEMBLY,
     bootstrap: bool = True,
     quiet: bool = False,
+    stacks: Sequence[str] = (),
 ) -> list[StackReport]:
-    """Bootstrap the emulator, deploy every stack of ``app``, and report what really exists.
+    """Bootstrap the emulator, deploy every stack of ``app`` (or ``stacks``), and report what
+    really exists.
 
     ``app`` defaults to cdk.json's (the example stacks); ``assembly`` is the output directory.
     """
@@ -499,7 +501,8 @@ def deploy_local(
     if bootstrap:
         cdk(["bootstrap", f"aws://{ACCOUNT}/{REGION}"], env, quiet=quiet)
     # Direct CreateStack/UpdateStack: moto honours DependsOn there, not in change sets.
-    deploy = ["deploy", "--all", "--require-approval", "never", "--progress", "events"]
+    deploy = ["deploy", *(stacks or ["--all"]), "--require-approval", "never"]
+    deploy += ["--progress", "events"]
     deploy += ["--method", "direct"]
     deploy += ["--output", str(assembly), *(["--app", app] if app else [])]
     try:
@@ -516,10 +519,69 @@ def deploy_local(
         detail = "\nWhat failed:\n" + "\n".join(reasons) if reasons else ""
         raise DeployError(f"{error}{detail}") from None
     cloudformation = _cloudformation(env)
-    return [fidelity_report(cloudformation, stack) for stack in synthesized_stacks(assembly)]
+    return [
+        fidelity_report(cloudformation, stack)
+        for stack in synthesized_stacks(assembly)
+        if not stacks or stack.stack_name in stacks
+    ]
 
 
-def deploy_aws() -> None:
+def empty_buckets(session: Any, stack_names: Sequence[str]) -> list[str]:
+    """Delete every object version of the buckets of ``stack_names`` (so that CloudFormation can
+    delete the buckets); return the buckets emptied. Stacks that do not exist are skipped."""
+    cloudformation = session.client("cloudformation")
+    s3 = session.client("s3")
+    emptied: list[str] = []
+    for name in stack_names:
+        try:
+            pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=name)
+            buckets = [
+                resource["PhysicalResourceId"]
+                for page in pages
+                for resource in page["StackResourceSummaries"]
+                if resource["ResourceType"] == "AWS::S3::Bucket"
+                and resource.get("PhysicalResourceId")
+                and resource.get("ResourceStatus") != "DELETE_COMPLETE"
+            ]
+        except Exception as error:
+            if "does not exist" in str(error):
+                continue
+            raise
+        for bucket in buckets:
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+                doomed = [
+                    {"Key": item["Key"], "VersionId": item["VersionId"]}
+                    for kind in ("Versions", "DeleteMarkers")
+                    for item in page.get(kind, [])
+                ]
+                if doomed:
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+            emptied.append(bucket)
+    return emptied
+
+
+def destroy(env: dict[str, str], session: Any, stack_names: Sequence[str]) -> list[str]:
+    """Empty the stacks' buckets, then ``cdk destroy`` them; return the buckets emptied.
+
+    The example stacks delete every resource on destroy (their buckets too, which
+    CloudFormation deletes only when empty), so the next deploy starts clean and nothing is
+    left that bills; only ApiGatewayAccount keeps its role (the account setting outlives it).
+    """
+    emptied = empty_buckets(session, stack_names)
+    cdk(["destroy", *stack_names, "--force"], env)
+    return emptied
+
+
+def _example_stack_names() -> list[str]:
+    sys.path.insert(0, str(REPO_ROOT))
+    from examples import EXAMPLE_STACKS
+
+    return list(reversed(EXAMPLE_STACKS))  # dependents first
+
+
+def aws_session() -> tuple[Any, dict[str, str]]:
+    """A boto3 session with working credentials and a region, and the caller's identity; or
+    DeployError saying what is missing."""
     import boto3
     import botocore.exceptions
 
@@ -538,9 +600,14 @@ def deploy_aws() -> None:
         identity = session.client("sts").get_caller_identity()
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         raise DeployError(f"TARGET=aws: the configured credentials do not work: {error}") from None
-    region = session.region_name
-    if not region:
+    if not session.region_name:
         raise DeployError("TARGET=aws needs a region: set AWS_REGION (or the profile's region)")
+    return session, identity
+
+
+def deploy_aws() -> None:
+    session, identity = aws_session()
+    region = session.region_name
     print(f"Deploying to AWS account {identity['Account']} in {region} as {identity['Arn']}")
     env = {**os.environ, **QUIET_ENV}
     cdk(["bootstrap", f"aws://{identity['Account']}/{region}"], env)
@@ -549,7 +616,7 @@ def deploy_aws() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("command", choices=["deploy", "stop"])
+    parser.add_argument("command", choices=["deploy", "destroy", "stop"])
     parser.add_argument(
         "--target", default=os.environ.get("TARGET") or "local", choices=["local", "aws"]
     )
@@ -559,6 +626,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "stop":
             print(stop_emulator())
             return 0
+        if args.command == "destroy":
+            return _destroy(args.target)
         if args.target == "aws":
             deploy_aws()
             return 0
@@ -581,6 +650,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(f"  {line}" for line in emulator.export_lines()))
     print("Stop it with: make deploy-stop")
     return 0
+
+
+def _destroy(target: str) -> int:
+    import boto3
+
+    session: Any
+    if target == "aws":
+        session, identity = aws_session()
+        env = {**os.environ, **QUIET_ENV}
+        print(f"Destroying the examples in AWS account {identity['Account']}")
+    else:
+        emulator = running_emulator()
+        if emulator is None:
+            print("No local emulator is running: nothing to destroy.")
+            return 0
+        env = emulator.env()
+        session = _EndpointSession(
+            boto3.Session(
+                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                region_name=env.get("AWS_REGION", REGION),
+            ),
+            env["AWS_ENDPOINT_URL"],
+        )
+    emptied = destroy(env, session, _example_stack_names())
+    print(f"Destroyed the example stacks ({len(emptied)} bucket(s) emptied first).")
+    return 0
+
+
+class _EndpointSession:
+    """A boto3 session whose clients talk to the local emulator."""
+
+    def __init__(self, session: Any, endpoint: str) -> None:
+        self._session = session
+        self._endpoint = endpoint
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, endpoint_url=self._endpoint)
 
 
 if __name__ == "__main__":

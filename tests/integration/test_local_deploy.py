@@ -302,3 +302,61 @@ def test_failed_deploy_names_the_failing_resource(deployed: Deployed, tmp_path: 
     assert "the emulator said: Error occurred while GetObject. S3 Error Code: NoSuchBucket" in (
         message
     ), message
+
+
+def test_examples_destroy_cleanly_and_deploy_again(deployed: Deployed, tmp_path: Path) -> None:
+    """Last in this module: it deletes what the other tests look at.
+
+    Objects in the examples' (versioned) buckets do not stop the destroy: they are emptied
+    first; every stateful resource is deleted, so nothing is left behind; and the media bucket's
+    name is new for each creation of its stack, so the same stack deploys again at once.
+    """
+    import boto3
+
+    env = deployed.emulator.env()
+    session = deploy._EndpointSession(
+        boto3.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=deploy.REGION,
+        ),
+        env["AWS_ENDPOINT_URL"],
+    )
+    s3 = deployed.client("s3")
+    buckets = {
+        physical
+        for name in deployed.stacks
+        for logical, physical in deployed.physical_ids[name].items()
+        if deployed.stacks[name].resources[logical]["Type"] == "AWS::S3::Bucket"
+    }
+    assert len(buckets) >= 4
+    for bucket in buckets:
+        s3.put_object(Bucket=bucket, Key="uploads/IMG_0001.JPG", Body=b"\xff\xd8")
+        s3.put_object(Bucket=bucket, Key="uploads/IMG_0001.JPG", Body=b"\xff\xd8\xff")
+    from examples import EXAMPLE_STACKS
+
+    names = list(reversed(EXAMPLE_STACKS))
+    emptied = deploy.destroy(env, session, names)
+    assert set(emptied) == buckets
+    cloudformation = deployed.client("cloudformation")
+    remaining = {
+        stack["StackName"]
+        for stack in cloudformation.list_stacks()["StackSummaries"]
+        if stack["StackStatus"] != "DELETE_COMPLETE"
+    }
+    assert not remaining & set(names), remaining
+    left = {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
+    assert not left & buckets, left & buckets
+
+    old_media = {b for b in buckets if b.startswith("sp-media-")}
+    reports = deploy.deploy_local(
+        deployed.emulator,
+        assembly=tmp_path / "cdk.out",
+        bootstrap=False,
+        quiet=True,
+        stacks=["FanOutExample"],
+    )
+    assert [(r.stack_name, r.status) for r in reports] == [("FanOutExample", "CREATE_COMPLETE")]
+    media = {b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("sp-media-")}
+    assert len(media) == 1
+    assert not media & old_media
