@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from serverless_patterns import LegacyApiProxy
@@ -18,12 +20,42 @@ class LegacyProxyExampleStack(Stack):
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
         legacy_url = self.node.try_get_context("legacy_inventory_url") or DEFAULT_LEGACY_URL
+        # Legacy services are usually private: the translator runs inside the legacy network.
+        # Here a VPC of isolated subnets (nothing in it bills); give the proxy your own VPC and
+        # private subnets, where the legacy host resolves and answers.
+        network = ec2.Vpc(
+            self,
+            "LegacyNetwork",
+            max_azs=2,
+            nat_gateways=0,
+            # Nothing uses the default security group (the translator gets its own): no CDK
+            # custom resource (a Lambda function of CDK's) to empty its rules.
+            restrict_default_security_group=False,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="legacy", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+            ],
+            flow_logs={
+                "Rejected": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                        logs.LogGroup(
+                            self,
+                            "FlowLogs",
+                            retention=logs.RetentionDays.ONE_MONTH,
+                            removal_policy=RemovalPolicy.DESTROY,
+                        )
+                    ),
+                    traffic_type=ec2.FlowLogTrafficType.REJECT,
+                )
+            },
+        )
         inventory = LegacyApiProxy(
             self,
             "Inventory",
             legacy_base_url=legacy_url,
             integration_timeout=Duration.seconds(10),
             alarm_topic=encrypted_alarm_topic(self, "AlarmTopic"),
+            vpc=network,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
         )
         inventory.add_translated_route(
             "/items/{id}",

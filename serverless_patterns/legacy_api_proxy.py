@@ -19,6 +19,8 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -28,7 +30,7 @@ from serverless_patterns._synth import Validation, lazy_string
 from serverless_patterns._typecheck import checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import notify, occurrence_alarm
-from serverless_patterns.functions import ServerlessFunction
+from serverless_patterns.functions import ServerlessFunction, function_timeout_seconds
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.rest_api import (
     acknowledge_method_findings,
@@ -97,6 +99,47 @@ def _check_with_translator(problems: Problems, route_key: str, translation: dict
         )
 
 
+def _check_private_service(
+    problems: Problems,
+    vpc_link: apigateway.IVpcLink | None,
+    network_load_balancer: elbv2.INetworkLoadBalancer | None,
+    vpc: ec2.IVpc | None,
+    vpc_subnets: ec2.SubnetSelection | None,
+    security_groups: Sequence[ec2.ISecurityGroup] | None,
+) -> None:
+    if vpc_link is not None and network_load_balancer is not None:
+        problems.add(
+            "network_load_balancer",
+            network_load_balancer,
+            "is given with vpc_link=: one VPC link serves the passthrough routes",
+            "vpc_link= or network_load_balancer=, not both",
+        )
+    if vpc is None:
+        for name, value in (("vpc_subnets", vpc_subnets), ("security_groups", security_groups)):
+            if value is not None:
+                problems.add(name, value, "needs vpc=", "vpc= too, or leave it out")
+        return
+    if vpc_subnets is not None:
+        chosen = vpc.select_subnets(
+            availability_zones=vpc_subnets.availability_zones,
+            one_per_az=vpc_subnets.one_per_az,
+            subnet_filters=vpc_subnets.subnet_filters,
+            subnet_group_name=vpc_subnets.subnet_group_name,
+            subnets=vpc_subnets.subnets,
+            subnet_type=vpc_subnets.subnet_type,
+        )
+        selected = {subnet.subnet_id for subnet in chosen.subnets}
+        public = {subnet.subnet_id for subnet in vpc.public_subnets}
+        if selected & public:
+            problems.add(
+                "vpc_subnets",
+                vpc_subnets.subnet_type.name if vpc_subnets.subnet_type else vpc_subnets,
+                "selects public subnets: a function there gets no public address and reaches "
+                "neither the internet nor AWS's endpoints",
+                "private (with NAT) or isolated subnets",
+            )
+
+
 def _cache_key_parameters(
     path_parameters: Sequence[str], query_parameters: Sequence[str], cache_ttl: Duration | None
 ) -> list[str] | None:
@@ -139,6 +182,17 @@ class LegacyApiProxy(Construct):
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
         api_name: the REST API's name, which its alarms select it by. Default:
             ``<stack name>-<construct path>``, unique in the account and region.
+        vpc_link: a private legacy service for passthrough routes: API Gateway reaches it over
+            this VPC link to a Network Load Balancer (a private integration);
+            ``legacy_base_url`` then names the host API Gateway sends requests to (the NLB's
+            DNS name, or a name its TLS certificate holds). Default: the public internet.
+        network_load_balancer: the same, with a VPC link created for this NLB. Default none.
+        vpc: a VPC for the translator function, to call a private legacy service from inside
+            it (the VPC link serves passthrough routes only). Default: no VPC.
+        vpc_subnets: the translator's subnets: private ones (a function in a public subnet
+            gets no public address and reaches nothing). Default: the VPC's private subnets.
+        security_groups: the translator's security groups. Default: one created by Lambda,
+            all outbound allowed.
     """
 
     @checked
@@ -158,8 +212,16 @@ class LegacyApiProxy(Construct):
         integration_timeout: Duration = _INTEGRATION_TIMEOUT,
         alarm_topic: sns.ITopic | None = None,
         api_name: str | None = None,
+        vpc_link: apigateway.IVpcLink | None = None,
+        network_load_balancer: elbv2.INetworkLoadBalancer | None = None,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
     ) -> None:
         problems = Problems("LegacyApiProxy", scope, id)
+        _check_private_service(
+            problems, vpc_link, network_load_balancer, vpc, vpc_subnets, security_groups
+        )
         mode = _authorization_name(authorization)
         parsed = urllib.parse.urlsplit(legacy_base_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -260,6 +322,20 @@ class LegacyApiProxy(Construct):
             )
         ]
         self._throttle = (throttle_rate, throttle_burst)
+        self.vpc_link: apigateway.IVpcLink | None = vpc_link
+        """The VPC link passthrough routes use (private integration), if any."""
+        if network_load_balancer is not None:
+            self.vpc_link = apigateway.VpcLink(
+                self,
+                "VpcLink",
+                targets=[network_load_balancer],
+                description=f"Private integration of {self.node.path} with the legacy service",
+            )
+        self._translator_network: dict[str, Any] = (
+            {"vpc": vpc, "vpc_subnets": vpc_subnets, "security_groups": security_groups}
+            if vpc is not None
+            else {}
+        )
         self.validator = self.api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True
         )
@@ -364,6 +440,8 @@ class LegacyApiProxy(Construct):
                 proxy=True,
                 options=apigateway.IntegrationOptions(
                     timeout=self.integration_timeout,
+                    connection_type=(apigateway.ConnectionType.VPC_LINK if self.vpc_link else None),
+                    vpc_link=self.vpc_link,
                     request_parameters={
                         f"integration.request.path.{name}": f"method.request.path.{name}"
                         for name in parameters
@@ -443,6 +521,25 @@ class LegacyApiProxy(Construct):
                 "response_format", response_format, "is not a format", "'xml', 'json', 'form'"
             )
         self._check_cache(problems, [method], cache_ttl, cache_query_parameters)
+        handler_timeout = function_timeout_seconds(handler) if handler is not None else None
+        integration_seconds = self.integration_timeout.to_seconds(integral=False)
+        if handler_timeout is not None and handler_timeout > integration_seconds:
+            problems.add(
+                "handler",
+                handler,
+                f"has a timeout of {number(handler_timeout)} s, longer than the integration "
+                f"timeout ({number(integration_seconds)} s): callers would get 504 while it runs",
+                f"a function that finishes within {number(integration_seconds)} s",
+            )
+        if handler is None and self.vpc_link is not None and not self._translator_network:
+            problems.add(
+                "handler",
+                None,
+                "would be the translator, which calls the legacy service from Lambda: the VPC "
+                "link serves passthrough routes only, so it would not reach a private service",
+                "vpc= (and private vpc_subnets=) on the proxy for the translator, or a handler "
+                "of your own that can reach it",
+            )
         translation: dict[str, Any] = {
             "legacy_path": legacy_path,
             "legacy_method": legacy_method.upper(),
@@ -577,6 +674,7 @@ class LegacyApiProxy(Construct):
                     "TRANSLATOR_ROUTES": lazy_string(self._translations_json),
                 },
                 description=f"Translates JSON <-> legacy responses for {self.node.path}",
+                **self._translator_network,
             )
             acknowledge(
                 self.translator_function,

@@ -560,16 +560,54 @@ def empty_buckets(session: Any, stack_names: Sequence[str]) -> list[str]:
     return emptied
 
 
-def destroy(env: dict[str, str], session: Any, stack_names: Sequence[str]) -> list[str]:
+def destroy(
+    env: dict[str, str], session: Any, stack_names: Sequence[str], *, local: bool = False
+) -> list[str]:
     """Empty the stacks' buckets, then ``cdk destroy`` them; return the buckets emptied.
 
     The example stacks delete every resource on destroy (their buckets too, which
     CloudFormation deletes only when empty), so the next deploy starts clean and nothing is
     left that bills; only ApiGatewayAccount keeps its role (the account setting outlives it).
+    ``local``: the emulator's CloudFormation leaves a VPC's flow logs and route tables behind
+    (it has no delete for them), so the VPC cannot go: they are deleted and the destroy runs
+    once more.
     """
     emptied = empty_buckets(session, stack_names)
-    cdk(["destroy", *stack_names, "--force"], env)
+    vpcs = _stack_resources(session, stack_names, "AWS::EC2::VPC") if local else []
+    try:
+        cdk(["destroy", *stack_names, "--force"], env)
+    except DeployError:
+        if not vpcs:
+            raise
+        _delete_vpc_leftovers(session, vpcs)
+        cdk(["destroy", *stack_names, "--force"], env)
     return emptied
+
+
+def _stack_resources(session: Any, stack_names: Sequence[str], kind: str) -> list[str]:
+    """Physical ids of the stacks' resources of type ``kind`` (stacks that do not exist: none)."""
+    cloudformation = session.client("cloudformation")
+    found = []
+    for name in stack_names:
+        with contextlib.suppress(Exception):
+            summaries = cloudformation.list_stack_resources(StackName=name)
+            found += [
+                resource["PhysicalResourceId"]
+                for resource in summaries["StackResourceSummaries"]
+                if resource["ResourceType"] == kind and resource.get("PhysicalResourceId")
+            ]
+    return found
+
+
+def _delete_vpc_leftovers(session: Any, vpcs: Sequence[str]) -> None:
+    ec2 = session.client("ec2")
+    flow_logs = ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": list(vpcs)}])
+    if flow_logs["FlowLogs"]:
+        ec2.delete_flow_logs(FlowLogIds=[f["FlowLogId"] for f in flow_logs["FlowLogs"]])
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": list(vpcs)}])
+    for table in tables["RouteTables"]:
+        if not any(a.get("Main") for a in table.get("Associations", [])):
+            ec2.delete_route_table(RouteTableId=table["RouteTableId"])
 
 
 def _example_stack_names() -> list[str]:
@@ -674,7 +712,7 @@ def _destroy(target: str) -> int:
             ),
             env["AWS_ENDPOINT_URL"],
         )
-    emptied = destroy(env, session, _example_stack_names())
+    emptied = destroy(env, session, _example_stack_names(), local=target != "aws")
     print(f"Destroyed the example stacks ({len(emptied)} bucket(s) emptied first).")
     return 0
 

@@ -496,3 +496,116 @@ def test_the_cache_model_sees_the_old_shared_entry() -> None:
     two = cache_key(stage, method, Request("GET", "/items/{id}", path={"id": "2"}))
     assert one is not None
     assert one == two
+
+
+# --- a private legacy service --------------------------------------------------------------------
+
+
+def network(stack: cdk.Stack) -> Any:
+    from aws_cdk import aws_ec2 as ec2
+
+    return ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
+            ec2.SubnetConfiguration(name="legacy", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        ],
+    )
+
+
+def test_passthrough_routes_reach_a_private_service_over_a_vpc_link(stack: cdk.Stack) -> None:
+    from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+
+    vpc = network(stack)
+    nlb = elbv2.NetworkLoadBalancer(stack, "Nlb", vpc=vpc, internet_facing=False)
+    proxy = LegacyApiProxy(
+        stack,
+        "Proxy",
+        legacy_base_url="http://inventory.internal:8080",
+        network_load_balancer=nlb,
+    )
+    proxy.add_passthrough("/stock/{sku}")
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::ApiGateway::VpcLink", 1)
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "Integration": Match.object_like(
+                {
+                    "ConnectionType": "VPC_LINK",
+                    "ConnectionId": {"Ref": Match.string_like_regexp("ProxyVpcLink")},
+                    "Uri": "http://inventory.internal:8080/stock/{sku}",
+                }
+            )
+        },
+    )
+    assert proxy.vpc_link is not None
+
+
+def test_the_translator_runs_in_the_vpc_it_is_given(stack: cdk.Stack) -> None:
+    from aws_cdk import aws_ec2 as ec2
+
+    vpc = network(stack)
+    proxy = LegacyApiProxy(
+        stack,
+        "Proxy",
+        legacy_base_url="https://inventory.internal",
+        vpc=vpc,
+        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+    )
+    proxy.add_translated_route("/items/{id}", "GET", legacy_path="/item/{id}")
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like({"LEGACY_BASE_URL": "https://inventory.internal"})
+            },
+            "VpcConfig": {
+                "SubnetIds": Match.any_value(),
+                "SecurityGroupIds": [Match.any_value()],
+            },
+        },
+    )
+
+
+def test_a_translator_outside_the_vpc_cannot_reach_a_service_behind_a_vpc_link(
+    stack: cdk.Stack,
+) -> None:
+    from aws_cdk import aws_apigateway as apigw
+
+    link = apigw.VpcLink.from_vpc_link_id(stack, "Link", "abc123")
+    proxy = LegacyApiProxy(
+        stack, "Proxy", legacy_base_url="http://inventory.internal", vpc_link=link
+    )
+    with pytest.raises(ValueError, match=r"handler=None would be the translator.*vpc="):
+        proxy.add_translated_route("/items/{id}", "GET", legacy_path="/item/{id}")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            lambda s: {
+                "vpc": network(s),
+                "vpc_subnets": cdk.aws_ec2.SubnetSelection(
+                    subnet_type=cdk.aws_ec2.SubnetType.PUBLIC
+                ),
+            },
+            "vpc_subnets='PUBLIC' selects public subnets: a function there gets no public "
+            "address and reaches neither the internet nor AWS's endpoints (allowed: private "
+            "(with NAT) or isolated subnets)",
+        ),
+        (
+            lambda s: {"security_groups": []},
+            "security_groups=[] needs vpc= (allowed: vpc= too, or leave it out)",
+        ),
+    ],
+)
+def test_networking_that_cannot_work_is_refused(
+    stack: cdk.Stack, options: Any, message: str
+) -> None:
+    with pytest.raises(ValueError, match=error(message)):
+        LegacyApiProxy(stack, "Proxy", legacy_base_url=LEGACY, **options(stack))

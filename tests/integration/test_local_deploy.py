@@ -336,7 +336,7 @@ def test_examples_destroy_cleanly_and_deploy_again(deployed: Deployed, tmp_path:
     from examples import EXAMPLE_STACKS
 
     names = list(reversed(EXAMPLE_STACKS))
-    emptied = deploy.destroy(env, session, names)
+    emptied = deploy.destroy(env, session, names, local=True)
     assert set(emptied) == buckets
     cloudformation = deployed.client("cloudformation")
     remaining = {
