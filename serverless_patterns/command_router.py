@@ -133,6 +133,14 @@ class CommandRouter(Construct):
         problems.check_range("throttle_rate", throttle_rate, 1, 10000)
         problems.check_range("throttle_burst", throttle_burst, 1, 5000)
         problems.check_duration("router_timeout", router_timeout, 1, 900)
+        if api and router_timeout.to_seconds(integral=False) > _ROUTER_TIMEOUT.to_seconds():
+            problems.add(
+                "router_timeout",
+                router_timeout,
+                "outlasts API Gateway's 29 s integration timeout: callers would get 504 while "
+                "the router and its receiver still run",
+                "1..29 seconds with api=True (longer only with api=False)",
+            )
         check_api_name(problems, api_name)
         problems.raise_if_any()
 

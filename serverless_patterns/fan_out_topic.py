@@ -28,7 +28,11 @@ from constructs import Construct
 from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems
 from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
-from serverless_patterns.functions import async_failure_destination, scope_beside
+from serverless_patterns.functions import (
+    async_failure_destination,
+    check_same_environment,
+    scope_beside,
+)
 from serverless_patterns.queue_worker import QueueWorker
 from serverless_patterns.queues import dead_letter_queue, queue_with_dead_letter
 
@@ -215,6 +219,7 @@ class FanOutTopic(Construct):
                 "is imported without a role: its on-failure destination cannot be granted",
                 "a function of this app, or one imported with role=",
             )
+        check_same_environment(problems, "function", self, function)
         self._check_new_subscriber(problems, subscriber_id)
         problems.raise_if_any()
 
@@ -280,6 +285,15 @@ class FanOutTopic(Construct):
             queue.node.id if queue is not None else f"QueueSubscriber{len(self.subscriptions) + 1}"
         )
         problems = self._problems()
+        if queue is not None and getattr(queue, "encryption_type", None) == (
+            sqs.QueueEncryption.KMS_MANAGED
+        ):
+            problems.add(
+                "queue",
+                queue,
+                "is encrypted with the AWS-managed key aws/sqs, which SNS cannot use to deliver",
+                "a queue with SSE-SQS or a customer-managed key whose policy allows SNS",
+            )
         if queue is not None and queue.fifo != self.fifo:
             kind = "a FIFO" if queue.fifo else "a standard"
             problems.add(
@@ -698,6 +712,13 @@ def _check_json_value(problems: Problems, path: str, element: object) -> None:
         problems.add(
             f"filter_policy[{path!r}]", dict(element), f"needs a string for {operator}", "a string"
         )
+    if operator == "anything-but" and not _is_anything_but_operand(operand):
+        problems.add(
+            f"filter_policy[{path!r}]",
+            dict(element),
+            "is not an anything-but condition",
+            "a string or number, a list of them, or {'prefix': '...'} / {'suffix': '...'}",
+        )
     if operator == "numeric" and not _is_numeric_condition(operand):
         problems.add(
             f"filter_policy[{path!r}]",
@@ -705,6 +726,20 @@ def _check_json_value(problems: Problems, path: str, element: object) -> None:
             "is not a numeric condition",
             "['>', 0], ['>=', 0, '<', 10] or ['=', 5]: comparisons and numbers in -10^9..10^9",
         )
+
+
+def _is_anything_but_operand(operand: object) -> bool:
+    def plain(value: object) -> bool:
+        return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+    if plain(operand):
+        return True
+    if isinstance(operand, list | tuple):
+        return bool(operand) and all(plain(value) for value in operand)
+    if isinstance(operand, Mapping) and len(operand) == 1:
+        key, value = next(iter(operand.items()))
+        return key in ("prefix", "suffix") and isinstance(value, str)
+    return False
 
 
 def _is_numeric_condition(operand: object) -> bool:

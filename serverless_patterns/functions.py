@@ -26,7 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from aws_cdk import AssetHashType, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import (
+    AssetHashType,
+    Duration,
+    Names,
+    RemovalPolicy,
+    Size,
+    SizeRoundingBehavior,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -36,7 +45,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from serverless_patterns._typecheck import check_keywords, checked
-from serverless_patterns._validation import Problems
+from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
 from serverless_patterns.queues import dead_letter_queue
@@ -139,6 +148,26 @@ def scope_beside(owner: Construct, function: lambda_.IFunction) -> Construct:
     return Construct(stack, name)
 
 
+def check_same_environment(
+    problems: Problems, argument: str, scope: Construct, function: lambda_.IFunction
+) -> None:
+    """An event source or subscription must deliver to a function of its own account and
+    region (a mapping names the function by name; a permission is granted by its owner)."""
+    here = Stack.of(scope)
+    for what, mine, theirs in (
+        ("account", here.account, function.env.account),
+        ("region", here.region, function.env.region),
+    ):
+        if not Token.is_unresolved(mine) and not Token.is_unresolved(theirs) and mine != theirs:
+            problems.add(
+                argument,
+                function,
+                f"is in {what} {theirs}, the construct in {mine}: it cannot be wired to a "
+                f"function of another {what}",
+                "a function of the construct's account and region",
+            )
+
+
 def function_timeout_seconds(handler: lambda_.IFunction) -> float | None:
     """Timeout of a function defined in this app (Lambda's default when it sets none); None for
     an imported function, whose timeout is unknown at synth time."""
@@ -226,6 +255,98 @@ def powertools_layer_for(scope: Construct) -> lambda_.ILayerVersion:
         compatible_architectures=list(LAYER_ARCHITECTURES),
         description=f"Powertools for AWS Lambda (Python) {version}, built from the local install",
     )
+
+
+#: Environment variables Lambda sets itself and refuses to take from a function's configuration.
+RESERVED_ENVIRONMENT = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_REGION",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_RUNTIME_DIR",
+        "LAMBDA_TASK_ROOT",
+    }
+)
+#: Lambda's limit on all environment variables of a function together.
+MAX_ENVIRONMENT_BYTES = 4096
+#: Lambda's limit on a function's layers (Powertools is one of them).
+MAX_LAYERS = 5
+_HANDLER = re.compile(r"^[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_function_options(
+    problems: Problems,
+    *,
+    handler: str,
+    timeout: Duration,
+    environment: Mapping[str, str],
+    layers: Sequence[lambda_.ILayerVersion],
+    reserved_concurrent_executions: int | None,
+    ephemeral_storage_size: object,
+) -> None:
+    """What Lambda refuses at deploy time (or at the first invocation), refused now."""
+    if not _HANDLER.match(handler):
+        problems.add(
+            "handler", handler, "is not module.function", "e.g. 'app.handler' or 'pkg/mod.handler'"
+        )
+    if not timeout.is_unresolved() and not float(timeout.to_seconds(integral=False)).is_integer():
+        problems.add("timeout", timeout, "is not whole seconds", "1..900 whole seconds")
+    reserved = sorted(set(environment) & RESERVED_ENVIRONMENT)
+    if reserved:
+        problems.add(
+            "environment",
+            reserved,
+            "sets variables Lambda reserves for itself",
+            "other names (Lambda sets these)",
+        )
+    size = sum(
+        len(key.encode()) + len(value.encode())
+        for key, value in environment.items()
+        if not Token.is_unresolved(value)
+    )
+    if size > MAX_ENVIRONMENT_BYTES:
+        problems.add(
+            "environment",
+            f"{size} bytes",
+            "is more than Lambda takes for all of a function's variables together",
+            f"at most {MAX_ENVIRONMENT_BYTES} bytes (keep large configuration elsewhere)",
+        )
+    if len(layers) + 1 > MAX_LAYERS:
+        problems.add(
+            "layers",
+            f"{len(layers)} layers",
+            "are too many beside the Powertools layer",
+            f"at most {MAX_LAYERS - 1} (Lambda takes {MAX_LAYERS} layers per function)",
+        )
+    if reserved_concurrent_executions is not None and reserved_concurrent_executions < 0:
+        problems.add(
+            "reserved_concurrent_executions",
+            reserved_concurrent_executions,
+            "is not allowed",
+            "0 (a switched-off function) or more",
+        )
+    if isinstance(ephemeral_storage_size, Size):
+        mebibytes = ephemeral_storage_size.to_mebibytes(rounding=SizeRoundingBehavior.NONE)
+        if not 512 <= mebibytes <= 10240:
+            problems.add(
+                "ephemeral_storage_size",
+                f"{number(mebibytes)} MiB",
+                "is not allowed",
+                "Size.mebibytes(512)..Size.mebibytes(10240)",
+            )
 
 
 #: AWS's public Powertools for AWS Lambda (Python) layers.
@@ -341,6 +462,15 @@ class ServerlessFunction(lambda_.Function):
                 "only shapes the log group this construct creates, but log_group= was given",
                 "leave it out, or drop log_group=",
             )
+        _check_function_options(
+            problems,
+            handler=handler,
+            timeout=timeout,
+            environment=environment or {},
+            layers=layers,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            ephemeral_storage_size=function_options.get("ephemeral_storage_size"),
+        )
         problems.raise_if_any()
 
         if log_group is None:

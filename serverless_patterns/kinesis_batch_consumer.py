@@ -29,7 +29,7 @@ from serverless_patterns._event_filters import KINESIS_KEYS, checked_filters
 from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
-from serverless_patterns.functions import scope_beside
+from serverless_patterns.functions import check_same_environment, scope_beside
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.queues import dead_letter_queue
 from serverless_patterns.rest_api import (
@@ -247,6 +247,7 @@ class KinesisBatchConsumer(Construct):
         )
         filter_criteria = checked_filters(problems, "filters", filters, keys=KINESIS_KEYS)
         _check_handler(problems, handler)
+        check_same_environment(problems, "handler", self, handler)
         if consumer_id in self.consumers:
             problems.add(
                 "id",
@@ -359,7 +360,12 @@ class KinesisBatchConsumer(Construct):
         """
         problems = self._problems()
         if self.ingest_api is not None:
-            problems.add("add_ingest_api", "again", "was already called", "one ingest API")
+            problems.add(
+                "ingest_api",
+                self.ingest_api,
+                "exists: add_ingest_api was called before",
+                "one ingest API per stream (use .ingest_api)",
+            )
         problems.check_range("throttle_rate", throttle_rate, 1, 10000)
         problems.check_range("throttle_burst", throttle_burst, 1, 5000)
         problems.check_range("partition_key_max_length", partition_key_max_length, 1, 256)

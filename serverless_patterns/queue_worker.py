@@ -23,11 +23,16 @@ from serverless_patterns._event_filters import SQS_KEYS, checked_filters
 from serverless_patterns._typecheck import checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, message_age_alarm, notify
-from serverless_patterns.functions import function_timeout_seconds, scope_beside
+from serverless_patterns.functions import (
+    check_same_environment,
+    function_timeout_seconds,
+    scope_beside,
+)
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
 from serverless_patterns.queues import (
     SQS_DEFAULT_VISIBILITY_SECONDS,
     configured_dead_letter_queue,
+    configured_retention_seconds,
     configured_visibility_seconds,
     queue_with_dead_letter,
 )
@@ -110,7 +115,12 @@ class QueueWorker(Construct):
         filter_criteria = checked_filters(problems, "filters", filters, keys=SQS_KEYS)
         function_timeout = function_timeout_seconds(handler)
         window = max_batching_window.to_seconds(integral=False) if max_batching_window else 0
-        _check_batching(problems, batch_size, window, fifo)
+        # A given queue is FIFO or not by itself; fifo= only shapes a created one.
+        _check_batching(problems, batch_size, window, fifo or bool(queue and queue.fifo))
+        check_same_environment(problems, "handler", scope, handler)
+        problems.check_duration(
+            "message_age_alarm_threshold", message_age_alarm_threshold, 60, 14 * 86400
+        )
         problems.check_range("max_receive_count", max_receive_count, 1, 1000)
         problems.check_range("max_concurrency", max_concurrency, 2, 1000)
         problems.check_duration("retention_period", retention_period, 60, 14 * 86400)
@@ -128,6 +138,7 @@ class QueueWorker(Construct):
                 "an explicit Duration >= the function's timeout",
             )
         if queue is not None:
+            _check_given_visibility(problems, queue, function_timeout)
             _check_existing_queue(
                 problems,
                 queue,
@@ -317,12 +328,48 @@ def _check_existing_queue(
                 "only shapes a queue this construct creates, but queue= was given",
                 "leave it out, or drop queue=",
             )
-    if dead_letter_queue is None and configured_dead_letter_queue(queue) is None:
+    known = dead_letter_queue or configured_dead_letter_queue(queue)
+    if known is None:
         problems.add(
             "queue",
             queue,
             "has no known dead-letter queue: failing messages would be retried until they expire",
             "a Queue created with dead_letter_queue=, or pass its DLQ as dead_letter_queue=",
+        )
+    elif bool(known.fifo) != bool(queue.fifo):
+        problems.add(
+            "dead_letter_queue" if dead_letter_queue is not None else "queue",
+            known,
+            f"is {'a FIFO' if known.fifo else 'a standard'} dead-letter queue of "
+            f"{'a FIFO' if queue.fifo else 'a standard'} queue, which SQS refuses",
+            "a DLQ of the same kind as its queue",
+        )
+    else:
+        kept, dead_kept = configured_retention_seconds(queue), configured_retention_seconds(known)
+        if kept is not None and dead_kept is not None and dead_kept < kept:
+            problems.add(
+                "queue",
+                queue,
+                f"keeps messages {number(kept)} s but its dead-letter queue only "
+                f"{number(dead_kept)} s: a message keeps its first enqueue time, so it would "
+                "expire from the DLQ early",
+                "a dead-letter queue that keeps messages at least as long as its queue",
+            )
+
+
+def _check_given_visibility(
+    problems: Problems, queue: sqs.IQueue, function_timeout: float | None
+) -> None:
+    """Lambda refuses a mapping whose queue's visibility timeout is below the function's."""
+    visibility = configured_visibility_seconds(queue)
+    if visibility is not None and function_timeout is not None and visibility < function_timeout:
+        problems.add(
+            "queue",
+            queue,
+            f"has a visibility timeout of {number(visibility)} s, below the function timeout "
+            f"({number(function_timeout)} s): Lambda refuses such a mapping",
+            f"a queue whose visibility timeout is at least {number(function_timeout)} s "
+            f"({number(6 * function_timeout)} s as AWS advises)",
         )
 
 

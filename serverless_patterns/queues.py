@@ -109,3 +109,19 @@ def configured_visibility_seconds(queue: sqs.IQueue) -> float | None:
     return (
         float(configured) if isinstance(configured, int | float) else SQS_DEFAULT_VISIBILITY_SECONDS
     )
+
+
+#: SQS's retention for a queue that sets none.
+SQS_DEFAULT_RETENTION_SECONDS = 4 * 86400.0
+
+
+def configured_retention_seconds(queue: sqs.IQueue) -> float | None:
+    """How long a queue defined in this app keeps messages (SQS's 4 days when it sets none);
+    None for an imported queue."""
+    resource = queue.node.default_child
+    if not isinstance(resource, sqs.CfnQueue):
+        return None
+    configured = resource.message_retention_period
+    return (
+        float(configured) if isinstance(configured, int | float) else SQS_DEFAULT_RETENTION_SECONDS
+    )

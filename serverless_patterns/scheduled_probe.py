@@ -37,6 +37,7 @@ _DEFAULT_TIMEOUT = Duration.seconds(10)
 _FUNCTION_TIMEOUT = Duration.seconds(60)
 _CRON_ALARM_PERIOD = Duration.minutes(5)
 _MAX_EVENT_AGE_SECONDS = 6 * 3600
+_MAX_DIMENSION = 255  # CloudWatch's limit on a dimension value
 METRICS_NAMESPACE = "ServerlessPatterns/Probe"
 MAX_TARGETS = 32
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
@@ -370,6 +371,10 @@ def _check_alarm_window(
         )
 
 
+def _show_seconds(duration: Duration) -> str:
+    return f"{number(duration.to_seconds(integral=False))} s"
+
+
 def _check_targets(
     problems: Problems,
     targets: Sequence[ProbeTarget],
@@ -390,40 +395,62 @@ def _check_targets(
         )
     seen: set[str] = set()
     construct_ids: dict[str, str] = {}
-    for target in targets:
+    for index, target in enumerate(targets):
+        at = f"targets[{index}]"
         parsed = urllib.parse.urlsplit(target.url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             problems.add(
-                "targets",
+                f"{at}.url",
                 target.url,
                 "is not an http(s) URL with a host",
                 "http://host/... or https://host/...",
             )
         elif parsed.username or parsed.password:
             problems.add(
-                "targets",
+                f"{at}.url",
                 target.url,
                 "carries credentials (they would sit in plain text in the function's "
                 "configuration)",
                 "a URL without user:password@; pass headers instead",
             )
         if target.method.upper() not in METHODS:
-            problems.add("method", target.method, "is not a probe method", ", ".join(METHODS))
+            problems.add(f"{at}.method", target.method, "is not a probe method", ", ".join(METHODS))
         if target.contains is not None and target.method.upper() == "HEAD":
-            problems.add("contains", target.contains, "needs a body, HEAD has none", "GET")
+            problems.add(f"{at}.contains", target.contains, "needs a body, HEAD has none", "GET")
         if target.max_latency is not None and target.max_latency.to_seconds(integral=False) <= 0:
-            problems.add("max_latency", target.max_latency, "is not allowed", "above 0 seconds")
+            problems.add(
+                f"{at}.max_latency", target.max_latency, "is not allowed", "above 0 seconds"
+            )
         for header, value in (target.headers or {}).items():
             if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header) or re.search(
                 r"[\r\n]", value
             ):
-                problems.add("headers", header, "is not a valid header", "token names, one line")
+                problems.add(
+                    f"{at}.headers", header, "is not a valid header", "token names, one line"
+                )
         name = target.target_name
+        if not 1 <= len(name) <= _MAX_DIMENSION:
+            problems.add(
+                f"{at}.name",
+                name if len(name) <= 40 else name[:37] + "...",
+                f"is {len(name)} characters: it is a metric dimension value",
+                f"1..{_MAX_DIMENSION} characters",
+            )
+        if target.max_latency is not None and target.max_latency.to_seconds(
+            integral=False
+        ) >= target.timeout.to_seconds(integral=False):
+            problems.add(
+                f"{at}.max_latency",
+                target.max_latency,
+                f"is not shorter than the target's timeout ({_show_seconds(target.timeout)}): "
+                "the latency check could never fail",
+                "a max_latency below the timeout",
+            )
         if name in seen:
-            problems.add("targets", name, "is a duplicate target name", "unique names")
+            problems.add(f"{at}.name", name, "is a duplicate target name", "unique names")
         elif _construct_id(name) in construct_ids:
             problems.add(
-                "targets",
+                f"{at}.name",
                 name,
                 f"names its alarm like {construct_ids[_construct_id(name)]!r} (both become "
                 f"{_construct_id(name)}Alarm: names are compared by their letters and digits)",
@@ -434,13 +461,13 @@ def _check_targets(
         low, high = target.status_range
         if not 100 <= low <= high <= 599:
             problems.add(
-                "expected_status", target.expected_status, "is not a status range", "100..599"
+                f"{at}.expected_status", target.expected_status, "is not a status range", "100..599"
             )
         timeout = target.timeout.to_seconds(integral=False)
         longest = function_timeout - _FUNCTION_TIMEOUT_MARGIN
         if timeout > longest:
             problems.add(
-                "timeout",
+                f"{at}.timeout",
                 target.timeout,
                 f"of {name} leaves less than {_FUNCTION_TIMEOUT_MARGIN} s of the function "
                 f"timeout ({number(function_timeout)} s)",
@@ -448,7 +475,7 @@ def _check_targets(
             )
         if interval is not None and timeout >= interval:
             problems.add(
-                "timeout",
+                f"{at}.timeout",
                 target.timeout,
                 f"of {name} is not shorter than the schedule interval ({number(interval)} s)",
                 f"below {number(interval)} seconds",

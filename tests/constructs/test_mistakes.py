@@ -176,6 +176,72 @@ def six_second_timeout_stages(stack: cdk.Stack) -> list[Stage]:
     ]
 
 
+def other_region_function(stack: cdk.Stack) -> lambda_.IFunction:
+    """A function of a stack in another region of the same app."""
+    other = cdk.Stack(
+        stack.node.scope, "Elsewhere", env=cdk.Environment(account=ACCOUNT, region="eu-west-1")
+    )
+    return user_function(other, "Far")
+
+
+def env_stack() -> cdk.Stack:
+    return cdk.Stack(
+        new_stack().node.scope,
+        "Home",
+        env=cdk.Environment(account=ACCOUNT, region="us-east-1"),
+    )
+
+
+def other_account_function(stack: cdk.Stack) -> lambda_.IFunction:
+    return lambda_.Function.from_function_attributes(
+        stack,
+        "Foreign",
+        function_arn="arn:aws:lambda:us-east-1:111122223333:function:foreign",
+        role=iam.Role.from_role_arn(stack, "ForeignRole", "arn:aws:iam::111122223333:role/f"),
+    )
+
+
+def short_visibility_queue(stack: cdk.Stack) -> sqs.IQueue:
+    dlq = sqs.Queue(stack, "Dlq", retention_period=Duration.days(14))
+    return sqs.Queue(
+        stack,
+        "Given",
+        visibility_timeout=Duration.seconds(5),
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3),
+    )
+
+
+def fifo_with_standard_dlq(stack: cdk.Stack) -> sqs.IQueue:
+    dlq = sqs.Queue(stack, "Dlq")
+    return sqs.Queue(
+        stack,
+        "Given",
+        fifo=True,
+        visibility_timeout=Duration.minutes(5),
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3),
+    )
+
+
+def short_lived_dlq(stack: cdk.Stack) -> sqs.IQueue:
+    dlq = sqs.Queue(stack, "Dlq", retention_period=Duration.days(1))
+    return sqs.Queue(
+        stack,
+        "Given",
+        visibility_timeout=Duration.minutes(5),
+        retention_period=Duration.days(4),
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3),
+    )
+
+
+def five_layers(stack: cdk.Stack) -> list[lambda_.ILayerVersion]:
+    return [
+        lambda_.LayerVersion.from_layer_version_arn(
+            stack, f"L{index}", f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:l{index}:1"
+        )
+        for index in range(5)
+    ]
+
+
 MISTAKES = [
     # --- QueueWorker -----------------------------------------------------------------------
     Mistake(
@@ -293,6 +359,65 @@ MISTAKES = [
         worker(filters=[{"type": ["order"]}]),
         ValueError,
         "filters[0]",
+        W,
+    ),
+    Mistake(
+        "qw function in another region",
+        lambda s: QueueWorker(s, "W", handler=other_region_function(s)),
+        ValueError,
+        "handler",
+        "Home/W",
+    ),
+    Mistake(
+        "qw imported function of another account",
+        lambda s: QueueWorker(
+            s, "W", handler=other_account_function(s), visibility_timeout=Duration.minutes(3)
+        ),
+        ValueError,
+        "handler",
+        "Home/W",
+    ),
+    Mistake(
+        "qw given queue shorter than the function",
+        lambda s: QueueWorker(s, "W", handler=fn(s), queue=short_visibility_queue(s)),
+        ValueError,
+        "queue",
+        W,
+    ),
+    Mistake(
+        "qw imported fifo queue batch 20",
+        lambda s: QueueWorker(
+            s,
+            "W",
+            handler=fn(s),
+            queue=imported_queue(s, fifo=True),
+            dead_letter_queue=imported_queue(s, "d", fifo=True),
+            batch_size=20,
+            max_batching_window=Duration.seconds(1),
+        ),
+        ValueError,
+        "batch_size",
+        W,
+    ),
+    Mistake(
+        "qw fifo queue with a standard DLQ",
+        lambda s: QueueWorker(s, "W", handler=fn(s), queue=fifo_with_standard_dlq(s)),
+        ValueError,
+        "queue",
+        W,
+    ),
+    Mistake(
+        "qw DLQ keeps messages shorter",
+        lambda s: QueueWorker(s, "W", handler=fn(s), queue=short_lived_dlq(s)),
+        ValueError,
+        "queue",
+        W,
+    ),
+    Mistake(
+        "qw age threshold zero",
+        worker(message_age_alarm_threshold=Duration.seconds(0)),
+        ValueError,
+        "message_age_alarm_threshold",
         W,
     ),
     # --- FanOutTopic -----------------------------------------------------------------------
@@ -499,6 +624,31 @@ MISTAKES = [
         "topic policy",
         FAN,
     ),
+    Mistake(
+        "fan anything-but prefix number",
+        lambda s: fan(s).add_queue_subscriber(
+            filter_policy={"sku": [{"anything-but": {"prefix": 1}}]}
+        ),
+        ValueError,
+        "filter_policy",
+        FAN,
+    ),
+    Mistake(
+        "fan queue on aws/sqs key",
+        lambda s: fan(s).add_queue_subscriber(
+            sqs.Queue(s, "Managed", encryption=sqs.QueueEncryption.KMS_MANAGED)
+        ),
+        ValueError,
+        "queue",
+        FAN,
+    ),
+    Mistake(
+        "fan lambda of another account",
+        lambda s: FanOutTopic(s, "Fan").add_lambda_subscriber(other_account_function(s)),
+        ValueError,
+        "function",
+        "Home/Fan",
+    ),
     # --- KinesisBatchConsumer --------------------------------------------------------------
     Mistake(
         "kin imported function without role",
@@ -665,6 +815,13 @@ MISTAKES = [
         "authorization_type",
         CLICKS,
     ),
+    Mistake(
+        "kin consumer in another region",
+        lambda s: KinesisBatchConsumer(s, "Clicks", handler=other_region_function(s)),
+        ValueError,
+        "handler",
+        "Home/Clicks",
+    ),
     # --- CommandRouter ---------------------------------------------------------------------
     Mistake(
         "cmd auth lower case",
@@ -800,6 +957,13 @@ MISTAKES = [
         lambda s: router(s, authorization=apigateway.AuthorizationType.CUSTOM),
         ValueError,
         "authorization",
+        ROUTER,
+    ),
+    Mistake(
+        "cmd router outlasts API Gateway",
+        lambda s: router(s, router_timeout=Duration.seconds(60)),
+        ValueError,
+        "router_timeout",
         ROUTER,
     ),
     # --- FilterPipeline --------------------------------------------------------------------
@@ -1112,6 +1276,20 @@ MISTAKES = [
         "batch_size",
         "",
     ),
+    Mistake(
+        "probe name longer than a dimension",
+        probe(targets=[ProbeTarget(url=URL, name="x" * 300)]),
+        ValueError,
+        "targets[0].name",
+        PROBE,
+    ),
+    Mistake(
+        "probe latency limit beyond the timeout",
+        probe(targets=[ProbeTarget(url=URL, max_latency=Duration.seconds(30))]),
+        ValueError,
+        "targets[0].max_latency",
+        PROBE,
+    ),
     # --- LegacyApiProxy --------------------------------------------------------------------
     Mistake(
         "legacy URL without scheme",
@@ -1269,6 +1447,15 @@ MISTAKES = [
         "path",
         LEGACY_PATH,
     ),
+    Mistake(
+        "legacy handler outlasts the integration",
+        lambda s: proxy(s).add_translated_route(
+            "/items", "GET", legacy_path="/items", handler=fn(s, timeout=Duration.minutes(2))
+        ),
+        ValueError,
+        "handler",
+        LEGACY_PATH,
+    ),
     # --- ServerlessFunction ----------------------------------------------------------------
     Mistake("fn memory 100", function(memory_size=100), ValueError, "memory_size", FN),
     Mistake("fn timeout as int", function(timeout=30), TypeError, "timeout", FN),
@@ -1320,6 +1507,49 @@ MISTAKES = [
         "memory_size",
         FN,
     ),
+    Mistake(
+        "fn negative reserved concurrency",
+        function(reserved_concurrent_executions=-1),
+        ValueError,
+        "reserved_concurrent_executions",
+        FN,
+    ),
+    Mistake(
+        "fn sets AWS_REGION",
+        function(environment={"AWS_REGION": "eu-west-1"}),
+        ValueError,
+        "environment",
+        FN,
+    ),
+    Mistake(
+        "fn environment over 4 KB",
+        function(environment={"BIG": "x" * 5000}),
+        ValueError,
+        "environment",
+        FN,
+    ),
+    Mistake(
+        "fn five more layers",
+        lambda s: ServerlessFunction(s, "Fn", code=INLINE, layers=five_layers(s)),
+        ValueError,
+        "layers",
+        FN,
+    ),
+    Mistake(
+        "fn storage 20 GiB",
+        function(ephemeral_storage_size=Size.gibibytes(20)),
+        ValueError,
+        "ephemeral_storage_size",
+        FN,
+    ),
+    Mistake(
+        "fn timeout in milliseconds",
+        function(timeout=Duration.millis(1500)),
+        ValueError,
+        "timeout",
+        FN,
+    ),
+    Mistake("fn handler without function", function(handler="app"), ValueError, "handler", FN),
 ]
 
 
@@ -1332,7 +1562,7 @@ def test_the_table_holds_more_than_a_hundred_mistakes_over_every_construct() -> 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=str)
 def test_mistake_gets_a_clear_error(mistake: Mistake) -> None:
-    stack = new_stack()
+    stack = env_stack() if mistake.path.startswith("Home/") else new_stack()
     if mistake.outcome == "warning":
         mistake.make(stack)
         Annotations.from_stack(stack).has_warning(

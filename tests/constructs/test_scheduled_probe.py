@@ -237,25 +237,25 @@ def test_existing_alert_topic(stack: cdk.Stack) -> None:
         ),
         (
             {"targets": [ProbeTarget(url="ftp://example.com/")]},
-            "targets='ftp://example.com/' is not an http(s) URL with a host "
+            "targets[0].url='ftp://example.com/' is not an http(s) URL with a host "
             "(allowed: http://host/... or https://host/...)",
         ),
         (
             {"targets": [ProbeTarget(url="https:///path")]},
-            "targets='https:///path' is not an http(s) URL with a host "
+            "targets[0].url='https:///path' is not an http(s) URL with a host "
             "(allowed: http://host/... or https://host/...)",
         ),
         (
             {"targets": [SITE, ProbeTarget(url="https://other.example/", name="example")]},
-            "targets='example' is a duplicate target name (allowed: unique names)",
+            "targets[1].name='example' is a duplicate target name (allowed: unique names)",
         ),
         (
             {
                 "targets": [ProbeTarget(url="https://a.example/", timeout=Duration.minutes(2))],
                 "schedule": Duration.minutes(5),
             },
-            "timeout=Duration.seconds(120) of a.example leaves less than 5 s of the function "
-            "timeout (60 s) (allowed: at most 55 seconds)",
+            "targets[0].timeout=Duration.seconds(120) of a.example leaves less than 5 s of the "
+            "function timeout (60 s) (allowed: at most 55 seconds)",
         ),
         (
             {
@@ -263,7 +263,7 @@ def test_existing_alert_topic(stack: cdk.Stack) -> None:
                 "schedule": Duration.minutes(1),
                 "function_timeout": Duration.minutes(5),
             },
-            "timeout=Duration.seconds(90) of a.example is not shorter than the schedule "
+            "targets[0].timeout=Duration.seconds(90) of a.example is not shorter than the schedule "
             "interval (60 s) (allowed: below 60 seconds)",
         ),
         (
@@ -288,8 +288,8 @@ def test_existing_alert_topic(stack: cdk.Stack) -> None:
         ({"failure_threshold": 0}, "failure_threshold=0 is not allowed (allowed: 1..100)"),
         (
             {"targets": [ProbeTarget(url="https://a.example/", timeout=Duration.seconds(56))]},
-            "timeout=Duration.seconds(56) of a.example leaves less than 5 s of the function "
-            "timeout (60 s) (allowed: at most 55 seconds)",
+            "targets[0].timeout=Duration.seconds(56) of a.example leaves less than 5 s of the "
+            "function timeout (60 s) (allowed: at most 55 seconds)",
         ),
         (
             {"targets": [ProbeTarget(url=f"https://s{i}.example/") for i in range(33)]},
@@ -298,30 +298,30 @@ def test_existing_alert_topic(stack: cdk.Stack) -> None:
         ),
         (
             {"targets": [ProbeTarget(url="https://user:secret@a.example/")]},
-            "targets='https://user:secret@a.example/' carries credentials (they would sit in "
-            "plain text in the function's configuration) (allowed: a URL without "
+            "targets[0].url='https://user:secret@a.example/' carries credentials (they would sit "
+            "in plain text in the function's configuration) (allowed: a URL without "
             "user:password@; pass headers instead)",
         ),
         (
             {"targets": [ProbeTarget(url="https://a.example/", method="TRACE")]},
-            "method='TRACE' is not a probe method "
+            "targets[0].method='TRACE' is not a probe method "
             "(allowed: GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE)",
         ),
         (
             {"targets": [ProbeTarget(url="https://a.example/", method="HEAD", contains="x")]},
-            "contains='x' needs a body, HEAD has none (allowed: GET)",
+            "targets[0].contains='x' needs a body, HEAD has none (allowed: GET)",
         ),
         (
             {"targets": [ProbeTarget(url="https://a.example/", max_latency=Duration.seconds(0))]},
-            "max_latency=Duration.seconds(0) is not allowed (allowed: above 0 seconds)",
+            "targets[0].max_latency=Duration.seconds(0) is not allowed (allowed: above 0 seconds)",
         ),
         (
             {"targets": [ProbeTarget(url="https://a.example/", headers={"X-Bad": "a\nb"})]},
-            "headers='X-Bad' is not a valid header (allowed: token names, one line)",
+            "targets[0].headers='X-Bad' is not a valid header (allowed: token names, one line)",
         ),
         (
             {"targets": [ProbeTarget(url="https://a.example/", expected_status=(300, 200))]},
-            "expected_status=(300, 200) is not a status range (allowed: 100..599)",
+            "targets[0].expected_status=(300, 200) is not a status range (allowed: 100..599)",
         ),
     ],
 )
