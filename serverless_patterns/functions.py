@@ -21,6 +21,7 @@ import json
 import re
 import shutil
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -42,7 +43,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems, number
@@ -166,6 +167,30 @@ def check_same_environment(
                 f"function of another {what}",
                 "a function of the construct's account and region",
             )
+
+
+#: Function -> the paths of the sources its event source mappings consume (this process).
+_CONSUMED: weakref.WeakKeyDictionary[lambda_.IFunction, set[str]] = weakref.WeakKeyDictionary()
+
+
+def claim_event_source(
+    problems: Problems, argument: str, function: lambda_.IFunction, source: IConstruct
+) -> None:
+    """A problem when ``function`` consumes ``source`` already: Lambda refuses a second mapping
+    of the same source and function (ResourceConflictException)."""
+    if source.node.path in _CONSUMED.get(function, set()):
+        problems.add(
+            argument,
+            function,
+            f"already consumes {source.node.path} through another event source mapping, which "
+            "Lambda refuses",
+            "one mapping per source and function",
+        )
+
+
+def mark_event_source(function: lambda_.IFunction, source: IConstruct) -> None:
+    """After the mapping exists: ``function`` consumes ``source``."""
+    _CONSUMED.setdefault(function, set()).add(source.node.path)
 
 
 def function_timeout_seconds(handler: lambda_.IFunction) -> float | None:

@@ -29,7 +29,12 @@ from serverless_patterns._event_filters import KINESIS_KEYS, checked_filters
 from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
-from serverless_patterns.functions import check_same_environment, scope_beside
+from serverless_patterns.functions import (
+    check_same_environment,
+    claim_event_source,
+    mark_event_source,
+    scope_beside,
+)
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.queues import dead_letter_queue
 from serverless_patterns.rest_api import (
@@ -248,6 +253,8 @@ class KinesisBatchConsumer(Construct):
         filter_criteria = checked_filters(problems, "filters", filters, keys=KINESIS_KEYS)
         _check_handler(problems, handler)
         check_same_environment(problems, "handler", self, handler)
+        if not enhanced_fan_out:  # a dedicated stream consumer is a source of its own
+            claim_event_source(problems, "handler", handler, self.stream)
         if consumer_id in self.consumers:
             problems.add(
                 "id",
@@ -292,6 +299,8 @@ class KinesisBatchConsumer(Construct):
         )
         if stream_consumer is not None:
             mapping.node.add_dependency(stream_consumer)
+        else:
+            mark_event_source(handler, self.stream)
         if isinstance(handler, lambda_.Function):
             acknowledge(
                 handler,

@@ -25,7 +25,9 @@ from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, message_age_alarm, notify
 from serverless_patterns.functions import (
     check_same_environment,
+    claim_event_source,
     function_timeout_seconds,
+    mark_event_source,
     scope_beside,
 )
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
@@ -138,6 +140,7 @@ class QueueWorker(Construct):
                 "an explicit Duration >= the function's timeout",
             )
         if queue is not None:
+            claim_event_source(problems, "handler", handler, queue)
             _check_given_visibility(problems, queue, function_timeout)
             _check_existing_queue(
                 problems,
@@ -216,6 +219,7 @@ class QueueWorker(Construct):
         )
         """The SQS event source mapping (``ReportBatchItemFailures`` on). It lives in the
         handler's stack when that is another one (see ``functions.scope_beside``)."""
+        mark_event_source(handler, self.queue)
         acknowledge(
             self.event_source_mapping,
             "Serverless-LambdaEventSourceMappingDestination",

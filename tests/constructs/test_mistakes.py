@@ -233,6 +233,17 @@ def short_lived_dlq(stack: cdk.Stack) -> sqs.IQueue:
     )
 
 
+def well_made_queue(stack: cdk.Stack) -> sqs.IQueue:
+    """A well-made queue of the user's, with its DLQ."""
+    dlq = sqs.Queue(stack, "Dlq", retention_period=Duration.days(14))
+    return sqs.Queue(
+        stack,
+        "Given",
+        visibility_timeout=Duration.minutes(5),
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3),
+    )
+
+
 def five_layers(stack: cdk.Stack) -> list[lambda_.ILayerVersion]:
     return [
         lambda_.LayerVersion.from_layer_version_arn(
@@ -418,6 +429,17 @@ MISTAKES = [
         worker(message_age_alarm_threshold=Duration.seconds(0)),
         ValueError,
         "message_age_alarm_threshold",
+        W,
+    ),
+    Mistake(
+        "qw the same queue and function twice",
+        lambda s: [
+            q := well_made_queue(s),
+            QueueWorker(s, "First", handler=(f := fn(s)), queue=q),
+            QueueWorker(s, "W", handler=f, queue=q),
+        ],
+        ValueError,
+        "handler",
         W,
     ),
     # --- FanOutTopic -----------------------------------------------------------------------
@@ -821,6 +843,13 @@ MISTAKES = [
         ValueError,
         "handler",
         "Home/Clicks",
+    ),
+    Mistake(
+        "kin the same function twice on the stream",
+        lambda s: [c := clicks(s), c.add_consumer(c.function, id="Again")],
+        ValueError,
+        "handler",
+        CLICKS,
     ),
     # --- CommandRouter ---------------------------------------------------------------------
     Mistake(
