@@ -102,13 +102,7 @@ def configured_dead_letter_queue(queue: sqs.IQueue) -> sqs.IQueue | None:
 def configured_visibility_seconds(queue: sqs.IQueue) -> float | None:
     """The visibility timeout of a queue defined in this app (SQS's default when it sets none);
     None for an imported queue, whose setting is unknown at synth time."""
-    resource = queue.node.default_child
-    if not isinstance(resource, sqs.CfnQueue):
-        return None
-    configured = resource.visibility_timeout
-    return (
-        float(configured) if isinstance(configured, int | float) else SQS_DEFAULT_VISIBILITY_SECONDS
-    )
+    return _configured_seconds(queue, "visibility_timeout", SQS_DEFAULT_VISIBILITY_SECONDS)
 
 
 #: SQS's retention for a queue that sets none.
@@ -118,10 +112,12 @@ SQS_DEFAULT_RETENTION_SECONDS = 4 * 86400.0
 def configured_retention_seconds(queue: sqs.IQueue) -> float | None:
     """How long a queue defined in this app keeps messages (SQS's 4 days when it sets none);
     None for an imported queue."""
+    return _configured_seconds(queue, "message_retention_period", SQS_DEFAULT_RETENTION_SECONDS)
+
+
+def _configured_seconds(queue: sqs.IQueue, attribute: str, default: float) -> float | None:
     resource = queue.node.default_child
     if not isinstance(resource, sqs.CfnQueue):
         return None
-    configured = resource.message_retention_period
-    return (
-        float(configured) if isinstance(configured, int | float) else SQS_DEFAULT_RETENTION_SECONDS
-    )
+    configured = getattr(resource, attribute)
+    return float(configured) if isinstance(configured, int | float) else default

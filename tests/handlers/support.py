@@ -538,3 +538,45 @@ def answer_invalid_names_offline(
         return real_getaddrinfo(host, *args, **kwargs)
 
     mp.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+# --- the clickstream consumers' metrics and failures ---------------------------------------------
+
+
+def count_metrics_document(service: str, **values: float) -> dict[str, Any]:
+    """The EMF document of one invocation of ``service`` that published the Count ``values``,
+    in the order given."""
+    return {
+        "_aws": {
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["service"]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in values],
+                }
+            ]
+        },
+        "service": service,
+        **{name: [float(value)] for name, value in values.items()},
+    }
+
+
+def published(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The EMF documents written to stdout since the last read of ``capsys``."""
+    return emf_documents(capsys.readouterr().out)
+
+
+def fail_page(
+    monkeypatch: pytest.MonkeyPatch, app: ModuleType, page: str, error: Exception
+) -> None:
+    """Make the handler module's ``parse_click`` raise ``error`` (a failure other than a
+    malformed record) for every click of ``page``; every other record is parsed as before."""
+    parse_click = app.parse_click
+
+    def flaky(data: str) -> dict[str, Any]:
+        parsed: dict[str, Any] = parse_click(data)
+        if parsed["page"] == page:
+            raise error
+        return parsed
+
+    monkeypatch.setattr(app, "parse_click", flaky)

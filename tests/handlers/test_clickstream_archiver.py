@@ -19,16 +19,17 @@ import pytest
 
 from tests.handlers.support import (
     LAMBDA_SRC,
-    NAMESPACE,
     REGION,
     FakeLambdaContext,
     KinesisStream,
     captured_logs,
     click,
-    emf_documents,
+    count_metrics_document,
+    fail_page,
     failed_ids,
     load_handler,
     mocked_aws,
+    published,
 )
 
 # The function's name, its execution role's name and its Powertools service.
@@ -66,39 +67,7 @@ def archived(env: AwsEnv) -> dict[str, bytes]:
 
 
 def metrics_document(**values: float) -> dict[str, Any]:
-    """The EMF document of one invocation that published ``values``, in the order given."""
-    return {
-        "_aws": {
-            "CloudWatchMetrics": [
-                {
-                    "Namespace": NAMESPACE,
-                    "Dimensions": [["service"]],
-                    "Metrics": [{"Name": name, "Unit": "Count"} for name in values],
-                }
-            ]
-        },
-        "service": FUNCTION_NAME,
-        **{name: [float(value)] for name, value in values.items()},
-    }
-
-
-def published(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    """The EMF documents written to stdout since the last read of ``capsys``."""
-    return emf_documents(capsys.readouterr().out)
-
-
-def fail_page(monkeypatch: pytest.MonkeyPatch, env: AwsEnv, page: str, error: Exception) -> None:
-    """Make ``parse_click`` raise ``error`` (a failure other than a malformed record) for every
-    click of ``page``; every other record is parsed as before."""
-    parse_click = env.app.parse_click
-
-    def flaky(data: str) -> dict[str, Any]:
-        parsed = parse_click(data)
-        if parsed["page"] == page:
-            raise error
-        return parsed
-
-    monkeypatch.setattr(env.app, "parse_click", flaky)
+    return count_metrics_document(FUNCTION_NAME, **values)
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +247,7 @@ def test_record_failure_that_is_not_a_malformed_record_is_a_batch_item_failure(
     capsys: pytest.CaptureFixture[str],
     error: Exception,
 ) -> None:
-    fail_page(monkeypatch, env, "/flaky", error)
+    fail_page(monkeypatch, env.app, "/flaky", error)
     event, numbers = kinesis_event(
         env,
         [
