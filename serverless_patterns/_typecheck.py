@@ -223,7 +223,7 @@ def _mismatch(path: str, value: object, hint: Any) -> tuple[str, object, Any] | 
         if not _container_fits(value, hint):
             return (path, value, hint)
         item_hints = typing.get_args(hint)
-        assert isinstance(value, collections.abc.Iterable)
+        value = cast(collections.abc.Iterable[object], value)  # _container_fits says so
         if origin is tuple and item_hints and item_hints[-1] is not Ellipsis:
             items = list(value)
             if len(items) != len(item_hints):

@@ -63,10 +63,11 @@ class JavaString(str):
         return str(self) == other
 
     def matches(self, pattern: str) -> bool:
-        return re.fullmatch(_java_regex(pattern), self) is not None
+        # Java's and Python's regular expressions agree on what templates use.
+        return re.fullmatch(pattern, self) is not None
 
     def replaceAll(self, pattern: str, replacement: str) -> JavaString:  # noqa: N802
-        return JavaString(re.sub(_java_regex(pattern), _java_replacement(replacement), self))
+        return JavaString(re.sub(pattern, _java_replacement(replacement), self))
 
     def replace(self, old: str, new: str, count: int = -1) -> JavaString:  # type: ignore[override]
         return JavaString(str.replace(self, old, new, count))
@@ -76,10 +77,6 @@ class JavaString(str):
 
     def indexOf(self, part: str) -> int:  # noqa: N802
         return self.find(part)
-
-
-def _java_regex(pattern: str) -> str:
-    return pattern  # Java's and Python's syntax agree on what templates use
 
 
 def _java_replacement(replacement: str) -> str:
