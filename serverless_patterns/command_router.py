@@ -31,6 +31,7 @@ from serverless_patterns.alarms import notify, occurrence_alarm
 from serverless_patterns.functions import (
     ServerlessFunction,
     async_failure_destination,
+    check_role,
     scope_beside,
 )
 from serverless_patterns.nag import acknowledge
@@ -228,15 +229,8 @@ class CommandRouter(Construct):
                 f"but {name} already has the default version {self._defaults[name]}",
                 "one default per command",
             )
-        if asynchronous and handler.role is None:
-            problems.add(
-                "handler",
-                handler,
-                "is imported without a role: an asynchronous receiver's on-failure queue cannot "
-                "be granted to it",
-                "a function of this app, or one imported with Function.from_function_attributes("
-                "..., role=...)",
-            )
+        if asynchronous:
+            check_role(problems, "handler", handler, "an asynchronous receiver's on-failure queue")
         timeout = handler.timeout if isinstance(handler, lambda_.Function) else None
         router_timeout = self.router_function.timeout
         if (

@@ -30,6 +30,7 @@ from serverless_patterns._validation import Problems
 from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
 from serverless_patterns.functions import (
     async_failure_destination,
+    check_role,
     check_same_environment,
     scope_beside,
 )
@@ -212,13 +213,7 @@ class FanOutTopic(Construct):
         policy = _check_filter_policy(problems, filter_policy, filter_policy_scope)
         problems.check_duration("max_event_age", max_event_age, 60, 6 * 3600)
         problems.check_range("retry_attempts", retry_attempts, 0, 2)
-        if function.role is None:
-            problems.add(
-                "function",
-                function,
-                "is imported without a role: its on-failure destination cannot be granted",
-                "a function of this app, or one imported with role=",
-            )
+        check_role(problems, "function", function, "its on-failure destination")
         check_same_environment(problems, "function", self, function)
         self._check_new_subscriber(problems, subscriber_id)
         problems.raise_if_any()

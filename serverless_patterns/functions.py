@@ -89,13 +89,7 @@ def latest_python_runtime() -> lambda_.Runtime:
     Picked from CDK rather than hard-coded, so upgrading aws-cdk-lib moves every function to the
     newest runtime (which is also what the cdk-nag rule ``Serverless-LambdaLatestVersion`` wants).
     """
-    versions: list[tuple[int, str]] = []
-    for name in dir(lambda_.Runtime):
-        match = re.fullmatch(r"PYTHON_3_(\d+)", name)
-        if match:
-            versions.append((int(match.group(1)), name))
-    newest = max(versions)[1]
-    runtime: lambda_.Runtime = getattr(lambda_.Runtime, newest)
+    runtime: lambda_.Runtime = getattr(lambda_.Runtime, f"PYTHON_3_{max(_offered_python_minors())}")
     return runtime
 
 
@@ -112,12 +106,14 @@ def supported_python_runtimes() -> list[lambda_.Runtime]:
     ]
 
 
-def _offered_python_minors() -> set[int]:
-    return {
+@functools.cache
+def _offered_python_minors() -> frozenset[int]:
+    """The minor versions of the ``PYTHON_3_x`` runtimes the installed aws-cdk-lib offers."""
+    return frozenset(
         int(match.group(1))
         for name in dir(lambda_.Runtime)
         if (match := re.fullmatch(r"PYTHON_3_(\d+)", name))
-    }
+    )
 
 
 def is_supported_python_runtime(runtime: lambda_.Runtime) -> bool:
@@ -167,6 +163,18 @@ def check_same_environment(
                 f"function of another {what}",
                 "a function of the construct's account and region",
             )
+
+
+def check_role(problems: Problems, argument: str, function: lambda_.IFunction, needs: str) -> None:
+    """A problem when ``function`` is imported without a role: ``needs`` cannot be granted."""
+    if function.role is None:
+        problems.add(
+            argument,
+            function,
+            f"is imported without a role: {needs} cannot be granted to it",
+            "a function of this app, or one imported with Function.from_function_attributes("
+            "..., role=...)",
+        )
 
 
 #: Function -> the paths of the sources its event source mappings consume (this process).

@@ -30,6 +30,7 @@ from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
 from serverless_patterns.functions import (
+    check_role,
     check_same_environment,
     claim_event_source,
     mark_event_source,
@@ -48,6 +49,8 @@ INFINITE: Literal[-1] = -1
 """``retry_attempts=INFINITE`` / ``max_record_age=INFINITE``: Lambda's unbounded default."""
 
 _MAX_RECORD_AGE = Duration.hours(1)
+#: What a consumer's function is granted: it must have a role.
+_CONSUMER_GRANTS = "the stream and the on-failure queue"
 _RETENTION = Duration.hours(24)
 _ITERATOR_AGE_ALARM = Duration.minutes(5)
 
@@ -132,7 +135,7 @@ class KinesisBatchConsumer(Construct):
         problems.check_range("shard_count", shard_count, 1, 100000)
         problems.check_duration("retention", retention, 24 * 3600, 365 * 86400)
         _check_consumer_options(problems, **consumer_options)
-        _check_handler(problems, handler)
+        check_role(problems, "handler", handler, _CONSUMER_GRANTS)
         problems.raise_if_any()
 
         super().__init__(scope, id)
@@ -251,7 +254,7 @@ class KinesisBatchConsumer(Construct):
             tumbling_window=tumbling_window,
         )
         filter_criteria = checked_filters(problems, "filters", filters, keys=KINESIS_KEYS)
-        _check_handler(problems, handler)
+        check_role(problems, "handler", handler, _CONSUMER_GRANTS)
         check_same_environment(problems, "handler", self, handler)
         if not enhanced_fan_out:  # a dedicated stream consumer is a source of its own
             claim_event_source(problems, "handler", handler, self.stream)
@@ -606,18 +609,6 @@ def _kinesis_integration(
 def _mode_name(mode: StreamMode | kinesis.StreamMode | str) -> str:
     """``"on_demand"``/``"provisioned"`` for the construct's strings or CDK's enum."""
     return mode.name.lower() if isinstance(mode, kinesis.StreamMode) else mode
-
-
-def _check_handler(problems: Problems, handler: lambda_.IFunction) -> None:
-    if handler.role is None:
-        problems.add(
-            "handler",
-            handler,
-            "is imported without a role: the stream and the on-failure queue cannot be granted "
-            "to it",
-            "a function of this app, or one imported with Function.from_function_attributes("
-            "..., role=...)",
-        )
 
 
 def _check_consumer_options(
