@@ -38,6 +38,7 @@ from serverless_patterns.nag import acknowledge
 from serverless_patterns.rest_api import (
     acknowledge_method_findings,
     acknowledge_stage_findings,
+    authorization_mode,
     check_api_name,
     secure_rest_api,
 )
@@ -103,8 +104,7 @@ class CommandRouter(Construct):
         api_name: str | None = None,
     ) -> None:
         problems = Problems("CommandRouter", scope, id)
-        if isinstance(authorization, apigateway.AuthorizationType):
-            authorization = cast(Authorization, authorization.name)
+        authorization = cast(Authorization, authorization_mode(authorization))
         if authorization not in ("IAM", "COGNITO", "JWT", "NONE"):
             problems.add(
                 "authorization", authorization, "is not a mode", "'IAM', 'COGNITO', 'NONE'"

@@ -35,6 +35,7 @@ from serverless_patterns.nag import acknowledge
 from serverless_patterns.rest_api import (
     acknowledge_method_findings,
     acknowledge_stage_findings,
+    authorization_mode,
     check_api_name,
     secure_rest_api,
 )
@@ -69,15 +70,6 @@ class Route:
     path: str
     kind: Literal["passthrough", "translated"]
     legacy_path: str
-
-
-def _authorization_name(
-    authorization: Authorization | apigateway.AuthorizationType,
-) -> Authorization:
-    """The construct's mode name for CDK's enum too (``AuthorizationType.IAM`` -> ``"IAM"``)."""
-    if isinstance(authorization, apigateway.AuthorizationType):
-        return cast(Authorization, authorization.name)
-    return authorization
 
 
 def _check_with_translator(problems: Problems, route_key: str, translation: dict[str, Any]) -> None:
@@ -222,7 +214,7 @@ class LegacyApiProxy(Construct):
         _check_private_service(
             problems, vpc_link, network_load_balancer, vpc, vpc_subnets, security_groups
         )
-        mode = _authorization_name(authorization)
+        mode = cast(Authorization, authorization_mode(authorization))
         parsed = urllib.parse.urlsplit(legacy_base_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             problems.add(

@@ -31,6 +31,14 @@ def default_api_name(scope: Construct) -> str:
     return name[:MAX_API_NAME]
 
 
+def authorization_mode(authorization: str | apigateway.AuthorizationType) -> str:
+    """The library's name of an authorization mode, for CDK's enum too
+    (``AuthorizationType.IAM`` -> ``"IAM"``); the constructs check the name."""
+    if isinstance(authorization, apigateway.AuthorizationType):
+        return authorization.name
+    return authorization
+
+
 def check_api_name(problems: Problems, name: str | None) -> None:
     """Record a problem for a given ``name`` API Gateway would refuse."""
     if name is not None and (not name.strip() or len(name) > MAX_API_NAME or "\n" in name):
