@@ -529,35 +529,18 @@ def deploy_local(
 def empty_buckets(session: Any, stack_names: Sequence[str]) -> list[str]:
     """Delete every object version of the buckets of ``stack_names`` (so that CloudFormation can
     delete the buckets); return the buckets emptied. Stacks that do not exist are skipped."""
-    cloudformation = session.client("cloudformation")
     s3 = session.client("s3")
-    emptied: list[str] = []
-    for name in stack_names:
-        try:
-            pages = cloudformation.get_paginator("list_stack_resources").paginate(StackName=name)
-            buckets = [
-                resource["PhysicalResourceId"]
-                for page in pages
-                for resource in page["StackResourceSummaries"]
-                if resource["ResourceType"] == "AWS::S3::Bucket"
-                and resource.get("PhysicalResourceId")
-                and resource.get("ResourceStatus") != "DELETE_COMPLETE"
+    buckets = _stack_resources(session, stack_names, "AWS::S3::Bucket")
+    for bucket in buckets:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            doomed = [
+                {"Key": item["Key"], "VersionId": item["VersionId"]}
+                for kind in ("Versions", "DeleteMarkers")
+                for item in page.get(kind, [])
             ]
-        except Exception as error:
-            if "does not exist" in str(error):
-                continue
-            raise
-        for bucket in buckets:
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-                doomed = [
-                    {"Key": item["Key"], "VersionId": item["VersionId"]}
-                    for kind in ("Versions", "DeleteMarkers")
-                    for item in page.get(kind, [])
-                ]
-                if doomed:
-                    s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
-            emptied.append(bucket)
-    return emptied
+            if doomed:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+    return buckets
 
 
 def destroy(
@@ -585,17 +568,23 @@ def destroy(
 
 
 def _stack_resources(session: Any, stack_names: Sequence[str], kind: str) -> list[str]:
-    """Physical ids of the stacks' resources of type ``kind`` (stacks that do not exist: none)."""
-    cloudformation = session.client("cloudformation")
-    found = []
+    """Physical ids of the stacks' live resources of type ``kind`` (a stack that does not exist
+    has none)."""
+    paginator = session.client("cloudformation").get_paginator("list_stack_resources")
+    found: list[str] = []
     for name in stack_names:
-        with contextlib.suppress(Exception):
-            summaries = cloudformation.list_stack_resources(StackName=name)
+        try:
             found += [
                 resource["PhysicalResourceId"]
-                for resource in summaries["StackResourceSummaries"]
-                if resource["ResourceType"] == kind and resource.get("PhysicalResourceId")
+                for page in paginator.paginate(StackName=name)
+                for resource in page["StackResourceSummaries"]
+                if resource["ResourceType"] == kind
+                and resource.get("PhysicalResourceId")
+                and resource.get("ResourceStatus") != "DELETE_COMPLETE"
             ]
+        except Exception as error:
+            if "does not exist" not in str(error):
+                raise
     return found
 
 
