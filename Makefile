@@ -16,11 +16,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 
-.PHONY: help setup test lint unit synth deploy destroy deploy-stop clean
+.PHONY: help setup test lint unit synth deploy demo destroy deploy-stop clean
 
 help:
 	@echo "make test    - lint, type-check and run the whole test suite"
 	@echo "make deploy  - deploy the example stacks into a local AWS emulator (TARGET=aws: to AWS)"
+	@echo "make demo    - sample events through every example on the local runtime (after make deploy)"
 	@echo "make destroy - delete the example stacks (buckets emptied first; TARGET=aws: on AWS)"
 	@echo "make deploy-stop - stop the local AWS emulator that make deploy left running"
 	@echo "make synth   - synthesize the example stacks into cdk.out/"
@@ -60,6 +61,9 @@ deploy: setup
 
 destroy: setup
 	$(PY) tools/deploy.py destroy
+
+demo: setup
+	$(PY) tools/demo.py
 
 deploy-stop:
 	@if [ -x $(PY) ]; then $(PY) tools/deploy.py stop; else echo "Nothing to stop."; fi

@@ -52,13 +52,23 @@ QUIET_ENV = {
 #: Properties moto's CloudFormation accepts but does not apply, by resource type; printed in the
 #: fidelity report next to the created resources of that type.
 KNOWN_PROPERTY_GAPS = {
-    "AWS::S3::Bucket": "NotificationConfiguration is not applied (no event notifications)",
+    "AWS::S3::Bucket": "NotificationConfiguration is applied by the local runtime, not by moto",
     "AWS::Kinesis::Stream": (
         "StreamEncryption and StreamModeDetails are not applied (unencrypted, provisioned)"
     ),
     "AWS::Lambda::Function": (
-        "Architectures, Layers and TracingConfig are not applied (x86_64, none, PassThrough)"
+        "code runs in the local runtime with its Layers; Architectures and TracingConfig are "
+        "not applied (no X-Ray)"
     ),
+}
+
+#: Types moto's CloudFormation skips that the local runtime applies from the template itself
+#: (serverless_patterns.local; README: the local runtime's fidelity table).
+RUN_BY_LOCAL_RUNTIME = {
+    "AWS::SNS::Subscription": "created by the local runtime, with its attributes",
+    "AWS::Scheduler::Schedule": "run by the local runtime (rate on the time scale; run-schedule)",
+    "AWS::Lambda::EventInvokeConfig": "applied by the local runtime's asynchronous invoker",
+    "AWS::Pipes::Pipe": "run by the local runtime (SQS to Step Functions)",
 }
 
 
@@ -141,7 +151,9 @@ def _is_moto(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
     except OSError:
         return False
-    return b"moto_server" in cmdline or b"moto.server" in cmdline
+    return any(
+        name in cmdline for name in (b"moto_server", b"moto.server", b"serverless_patterns.local")
+    )
 
 
 def _responds(port: int) -> bool:
@@ -181,11 +193,30 @@ def _moto_server() -> str:
     return found
 
 
+def _serve_command(port: int, state_dir: Path, time_scale: float | None = None) -> list[str]:
+    """The emulator with the local runtime (serverless_patterns.local), on localhost."""
+    return [
+        sys.executable,
+        "-m",
+        "serverless_patterns.local",
+        "serve",
+        "--host",
+        "localhost",
+        "--port",
+        str(port),
+        "--state-dir",
+        str(state_dir),
+        "--time-scale",
+        str(time_scale or os.environ.get("TIME_SCALE") or 1),
+    ]
+
+
 def start_emulator(
     state_dir: Path = STATE_DIR,
     port: int | None = None,
     *,
     command: Sequence[str] | None = None,
+    time_scale: float | None = None,
 ) -> Emulator:
     """Start moto_server in the background on ``port`` (or a free one) and wait until it serves.
 
@@ -201,7 +232,7 @@ def start_emulator(
     log = state_dir / "moto.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            list(command) if command else [_moto_server(), "-H", "localhost", "-p", str(port)],
+            list(command) if command else _serve_command(port, state_dir, time_scale),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -265,9 +296,11 @@ def stop_emulator(state_dir: Path = STATE_DIR) -> str:
 
 
 @contextlib.contextmanager
-def emulator_session(state_dir: Path, port: int | None = None) -> Iterator[Emulator]:
+def emulator_session(
+    state_dir: Path, port: int | None = None, *, time_scale: float | None = None
+) -> Iterator[Emulator]:
     """An emulator that is stopped on leaving, pass or fail (for tests)."""
-    emulator = start_emulator(state_dir, port)
+    emulator = start_emulator(state_dir, port, time_scale=time_scale)
     try:
         yield emulator
     finally:
@@ -349,7 +382,8 @@ class StackReport:
             gap = KNOWN_PROPERTY_GAPS.get(kind)
             lines.append(f"  created  {count:>3} x {kind}" + (f"  (note: {gap})" if gap else ""))
         lines += [
-            f"  SKIPPED  {count:>3} x {kind}  (not implemented by the emulator)"
+            f"  SKIPPED  {count:>3} x {kind}  (not implemented by the emulator"
+            + (f"; {RUN_BY_LOCAL_RUNTIME[kind]})" if kind in RUN_BY_LOCAL_RUNTIME else ")")
             for kind, count in sorted(self.skipped.items())
         ]
         lines += [f"  output   {key} = {value}" for key, value in sorted(self.outputs.items())]

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from tests.integration.conftest import Deployed
 from tools import deploy
 
 pytestmark = pytest.mark.slow
@@ -41,47 +41,6 @@ KNOWN_SKIPPED = {
     "AWS::ApiGateway::Account": "the account's API Gateway logging role is not set (moto's "
     "stages write no logs)",
 }
-
-
-@dataclass(frozen=True)
-class Deployed:
-    emulator: deploy.Emulator
-    reports: dict[str, deploy.StackReport]
-    stacks: dict[str, deploy.StackTemplate]
-    physical_ids: dict[str, dict[str, str]]
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.emulator.endpoint,
-            region_name=deploy.REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    state_dir = tmp_path_factory.mktemp("emulator")
-    assembly = tmp_path_factory.mktemp("cdk.out")
-    with deploy.emulator_session(state_dir) as emulator:
-        try:
-            reports = deploy.deploy_local(emulator, assembly=assembly, quiet=True)
-        except deploy.DeployError as error:
-            pytest.fail(f"local deploy failed: {error}\nemulator log:\n{emulator.log.read_text()}")
-        stacks = {stack.stack_name: stack for stack in deploy.synthesized_stacks(assembly)}
-        cloudformation = deploy._cloudformation(emulator.env())
-        physical_ids = {
-            name: {
-                summary["LogicalResourceId"]: summary.get("PhysicalResourceId", "")
-                for summary in cloudformation.list_stack_resources(StackName=name)[
-                    "StackResourceSummaries"
-                ]
-                if summary.get("LogicalResourceId")
-            }
-            for name in stacks
-        }
-        yield Deployed(emulator, {r.stack_name: r for r in reports}, stacks, physical_ids)
 
 
 def test_every_example_stack_is_deployed(deployed: Deployed) -> None:
@@ -311,7 +270,6 @@ def test_examples_destroy_cleanly_and_deploy_again(deployed: Deployed, tmp_path:
     first; every stateful resource is deleted, so nothing is left behind; and the media bucket's
     name is new for each creation of its stack, so the same stack deploys again at once.
     """
-    import boto3
 
     env = deployed.emulator.env()
     session = deploy._EndpointSession(

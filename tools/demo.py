@@ -1,0 +1,552 @@
+"""``make demo``: sample events through every example on the local runtime, and where each ended.
+
+Needs a local ``make deploy`` (the emulator with the runtime keeps running afterwards). Each
+scenario sends its events and waits, on the runtime's own status, until everything settled;
+then it reads where the events are: a table row, an object, the rejected queue, a DLQ. The
+end-to-end tests (tests/integration/test_end_to_end.py) run the same scenarios and assert the
+outcomes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.server
+import json
+import re
+import struct
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from tools import deploy  # noqa: E402
+
+
+@dataclass
+class Row:
+    example: str
+    event: str
+    ended: str
+    expected: str
+
+    @property
+    def ok(self) -> bool:
+        return self.ended == self.expected
+
+
+@dataclass
+class Local:
+    """Clients for the emulator at ``endpoint`` (dummy credentials: tooling is not checked)."""
+
+    endpoint: str
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=self.endpoint,
+                region_name=deploy.REGION,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        return self._clients[service]
+
+    def outputs(self, stack: str) -> dict[str, str]:
+        described = self.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+        return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+    def resources(self, stack: str) -> dict[str, str]:
+        paginator = self.client("cloudformation").get_paginator("list_stack_resources")
+        return {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+            for page in paginator.paginate(StackName=stack)
+            for r in page["StackResourceSummaries"]
+        }
+
+    def physical(self, stack: str, prefix: str) -> str:
+        found = [
+            v for k, v in self.resources(stack).items() if re.fullmatch(f"{prefix}[0-9A-F]{{8}}", k)
+        ]
+        if len(found) != 1:
+            raise LookupError(f"{stack}: {len(found)} resources start with {prefix}")
+        return found[0]
+
+    def queue_url(self, url_or_name: str) -> str:
+        name = url_or_name.rsplit("/", 1)[-1]
+        return f"{self.endpoint}/{deploy.ACCOUNT}/{name}"
+
+    def depth(self, queue: str) -> int:
+        attributes = self.client("sqs").get_queue_attributes(
+            QueueUrl=self.queue_url(queue),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(v) for v in attributes.values())
+
+    def messages(self, queue: str) -> list[dict[str, Any]]:
+        """Every message of ``queue``, read without consuming (visibility 0)."""
+        seen: dict[str, dict[str, Any]] = {}
+        for _ in range(20):
+            answer = self.client("sqs").receive_message(
+                QueueUrl=self.queue_url(queue),
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                MessageAttributeNames=["All"],
+            )
+            for message in answer.get("Messages", []):
+                seen[message["MessageId"]] = message
+            if len(seen) >= self.depth(queue):
+                break
+        return list(seen.values())
+
+    def items(self, table: str) -> list[dict[str, Any]]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        deserialize = TypeDeserializer().deserialize
+        paginator = self.client("dynamodb").get_paginator("scan")
+        return [
+            {k: deserialize(v) for k, v in item.items()}
+            for page in paginator.paginate(TableName=table)
+            for item in page["Items"]
+        ]
+
+    def status(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.endpoint}/_sp_local/status", timeout=10) as reply:
+            return dict(json.loads(reply.read()))
+
+    def settle(
+        self, *, quiet: float = 3.0, timeout: float = 120.0, until: Callable[[], bool] | None = None
+    ) -> bool:
+        """Wait until ``until()`` holds (or, without it, nothing ran for ``quiet`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if until is not None:
+                if until():
+                    return True
+            elif self.status()["quiet_seconds"] >= quiet and not self.status()["async_queued"]:
+                return True
+            time.sleep(0.5)
+        return False
+
+    def run_schedule(self, name: str) -> None:
+        request = urllib.request.Request(
+            f"{self.endpoint}/_sp_local/schedules/{name}/run", method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def invoke(self, function: str, event: Any) -> Any:
+        answer = self.client("lambda").invoke(
+            FunctionName=function, Payload=json.dumps(event).encode()
+        )
+        return json.loads(answer["Payload"].read() or b"null")
+
+    def log_lines(self, group: str, pattern: str = "") -> list[str]:
+        logs = self.client("logs")
+        lines: list[str] = []
+        with contextlib.suppress(logs.exceptions.ResourceNotFoundException):
+            pages = logs.get_paginator("filter_log_events").paginate(
+                logGroupName=group, **({"filterPattern": pattern} if pattern else {})
+            )
+            for page in pages:
+                lines += [e["message"] for e in page["events"]]
+        return lines
+
+
+def png(width: int, height: int) -> bytes:
+    """A real (tiny, blank) PNG of that size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    raw = b"".join(b"\x00" + b"\x00" * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def order(order_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "customer_id": "c-1",
+        "country": "DE",
+        "items": [{"sku": "MUG-002", "quantity": 2, "unit_price": 3}],
+        **extra,
+    }
+
+
+# --- the scenarios ----------------------------------------------------------------------------
+
+
+def queue_worker(local: Local, *, good: int = 5, poison: int = 1) -> dict[str, int]:
+    """Orders onto the QueueWorker example's queue: priced ones in the table, poison in the DLQ."""
+    out = local.outputs("QueueWorkerExample")
+    run = uuid.uuid4().hex[:8]
+    sqs = local.client("sqs")
+    bodies = [
+        json.dumps({"order_id": f"{run}-{i}", "items": [{"quantity": 1, "unit_price": 2}]})
+        for i in range(good)
+    ]
+    bodies += [f"poison {run} {i}" for i in range(poison)]
+    for start in range(0, len(bodies), 10):
+        sqs.send_message_batch(
+            QueueUrl=local.queue_url(out["QueueUrl"]),
+            Entries=[
+                {"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])
+            ],
+        )
+
+    def counts() -> dict[str, int]:
+        stored = sum(
+            1 for item in local.items(out["TableName"]) if str(item["order_id"]).startswith(run)
+        )
+        dead = sum(1 for m in local.messages(out["DeadLetterQueueUrl"]) if run in m["Body"])
+        return {
+            "sent": len(bodies),
+            "processed": stored,
+            "dead_lettered": dead,
+            "queued": local.depth(out["QueueUrl"]),
+        }
+
+    local.settle(
+        until=lambda: (c := counts())["processed"] + c["dead_lettered"] >= len(bodies), timeout=180
+    )
+    return counts()
+
+
+def fan_out(local: Local) -> list[Row]:
+    out = local.outputs("FanOutExample")
+    run = uuid.uuid4().hex[:8]
+    s3 = local.client("s3")
+    image, text = f"uploads/{run}-cat.png", f"uploads/{run}-notes.txt"
+    s3.put_object(Bucket=out["UploadBucketName"], Key=image, Body=png(640, 480))
+    s3.put_object(Bucket=out["UploadBucketName"], Key=text, Body=b"hello")
+
+    def records(key: str) -> set[str]:
+        return {
+            str(i["record"]).split("#")[0]
+            for i in local.items(out["MediaTableName"])
+            if i.get("object_key") == key
+        }
+
+    def thumbnails() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=out["UploadBucketName"], Prefix="thumbnails/")
+        return [o["Key"] for o in listed.get("Contents", []) if run in o["Key"]]
+
+    local.settle(
+        until=lambda: (
+            records(image) >= {"audit", "metadata"}
+            and bool(thumbnails())
+            and records(text) >= {"audit", "metadata"}
+        ),
+    )
+    return [
+        Row(
+            "fan-out",
+            f"upload {image}",
+            f"table: {sorted(records(image))}, thumbnail: {len(thumbnails())}",
+            "table: ['audit', 'metadata', 'thumbnail'], thumbnail: 1",
+        ),
+        Row(
+            "fan-out",
+            f"upload {text}",
+            f"table: {sorted(records(text))}",
+            "table: ['audit', 'metadata']",
+        ),
+    ]
+
+
+#: Where a pipeline's poison message ends: the first stage's DLQ (queues), the input queue's
+#: DLQ (state machine: the execution fails outside its Catches, the pipe does not delete it).
+POISON_QUEUE = {
+    "PipelineQueuesExample": "OrdersStagesvalidateDeadLetterQueue",
+    "PipelineStateMachineExample": "OrdersInputDeadLetterQueue",
+}
+
+
+def pipeline(local: Local, stack: str) -> list[Row]:
+    out = local.outputs(stack)
+    run = uuid.uuid4().hex[:8]
+    sqs = local.client("sqs")
+    accepted, rejected = f"{run}-ok", f"{run}-bad"
+    sqs.send_message(
+        QueueUrl=local.queue_url(out["InputQueueUrl"]), MessageBody=json.dumps(order(accepted))
+    )
+    sqs.send_message(
+        QueueUrl=local.queue_url(out["InputQueueUrl"]),
+        MessageBody=json.dumps(order(rejected, country="Germany")),
+    )
+    poison = f"{run} is not JSON"
+    sqs.send_message(QueueUrl=local.queue_url(out["InputQueueUrl"]), MessageBody=poison)
+    dlq = local.physical(stack, POISON_QUEUE[stack])
+
+    def dead_lettered() -> bool:
+        return any(m["Body"] == poison for m in local.messages(dlq))
+
+    def stored() -> bool:
+        return any(i.get("order_id") == accepted for i in local.items(out["TableName"]))
+
+    def refused() -> str:
+        for message in local.messages(out["RejectedQueueUrl"]):
+            body = json.loads(message["Body"])
+            if (body.get("item") or {}).get("order_id") == rejected:
+                return f"rejected queue ({body.get('stage')}: {body.get('reason')})"
+        return "nowhere yet"
+
+    local.settle(
+        until=lambda: stored() and refused() != "nowhere yet" and dead_lettered(), timeout=180
+    )
+    return [
+        Row(stack, f"order {accepted}", "table" if stored() else "nowhere yet", "table"),
+        Row(
+            stack,
+            f"order {rejected} (country 'Germany')",
+            refused().split(" (")[0],
+            "rejected queue",
+        ),
+        Row(
+            stack,
+            "a message that is not JSON",
+            "DLQ" if dead_lettered() else "nowhere yet",
+            "DLQ",
+        ),
+    ]
+
+
+def clicks(local: Local, *, good: int = 40, malformed: int = 2) -> dict[str, int]:
+    out = local.outputs("KinesisExample")
+    kinesis = local.client("kinesis")
+    run = uuid.uuid4().hex[:6]
+    pages = [f"/{run}/p{i % 4}" for i in range(good)]
+    records = [
+        {
+            "Data": json.dumps({"page": p, "user_id": f"u{i}", "timestamp": time.time()}).encode(),
+            "PartitionKey": f"u{i % 3}",
+        }
+        for i, p in enumerate(pages)
+    ]
+    records += [{"Data": b"not a click", "PartitionKey": "x"} for _ in range(malformed)]
+    for start in range(0, len(records), 500):
+        kinesis.put_records(StreamName=out["StreamName"], Records=records[start : start + 500])
+
+    def counted() -> int:
+        return sum(
+            int(i["views"])
+            for i in local.items(out["PageViewsTableName"])
+            if str(i["page"]).startswith(f"/{run}/")
+        )
+
+    def archived() -> int:
+        s3 = local.client("s3")
+        bucket = local.physical("KinesisExample", "ArchiveBucket")
+        total = 0
+        for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+            total += body.count(f"/{run}/")
+        return total
+
+    local.settle(until=lambda: counted() >= good and archived() >= good, timeout=180)
+    return {"sent": good, "malformed": malformed, "counted": counted(), "archived": archived()}
+
+
+@contextlib.contextmanager
+def http_site() -> Iterator[str]:
+    """A website on 127.0.0.1 for the probe to check."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html>ok</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def probe(local: Local) -> list[Row]:
+    """Point the probe at a local site and a closed port, run its schedule now, read its
+    Availability metrics from its log group."""
+    function = local.physical("ProbeExample", "WebsitesFunction")
+    lambda_ = local.client("lambda")
+    config = lambda_.get_function_configuration(FunctionName=function)
+    original = dict(config["Environment"]["Variables"])
+    with http_site() as url:
+        targets = [
+            {"name": "local-site", "url": url},
+            {"name": "closed-port", "url": "http://127.0.0.1:9/", "timeout": 2},
+        ]
+        lambda_.update_function_configuration(
+            FunctionName=function,
+            Environment={"Variables": {**original, "PROBE_TARGETS": json.dumps(targets)}},
+        )
+        group = f"/aws/lambda/{function}"
+        resource = local.physical("ProbeExample", "WebsitesFunctionLogGroup")
+        group = resource or group
+        before = len(local.log_lines(group))
+        local.run_schedule(
+            "WebsitesSchedule"
+        )  # moto's CloudFormation skips schedules: by logical id
+
+        def availability() -> dict[str, float]:
+            found: dict[str, float] = {}
+            for line in local.log_lines(group)[before:]:
+                with contextlib.suppress(ValueError, TypeError):
+                    document = json.loads(line)
+                    if isinstance(document, dict) and "Availability" in document:
+                        found[str(document.get("Target"))] = float(
+                            document["Availability"][0]
+                            if isinstance(document["Availability"], list)
+                            else document["Availability"]
+                        )
+            return found
+
+        local.settle(until=lambda: len(availability()) >= 2, timeout=60)
+        lambda_.update_function_configuration(
+            FunctionName=function, Environment={"Variables": original}
+        )
+    seen = availability()
+    return [
+        Row(
+            "probe",
+            f"check {name}",
+            f"Availability {seen.get(name, 'none')}",
+            f"Availability {expected}",
+        )
+        for name, expected in (("local-site", 1.0), ("closed-port", 0.0))
+    ]
+
+
+def command_router(local: Local) -> list[Row]:
+    router = local.physical("CommandRouterExample", "AccountsRouterFunction")
+    user = f"u-{uuid.uuid4().hex[:6]}"
+    rows = []
+    created = local.invoke(
+        router, {"command": "create-user", "payload": {"id": user, "name": "Ada"}}
+    )
+    rows.append(
+        Row("command-router", "create-user", f"status {created.get('statusCode')}", "status 200")
+    )
+    for version in ("v1", "v2"):
+        got = local.invoke(
+            router, {"command": "get-user", "version": version, "payload": {"id": user}}
+        )
+        rows.append(
+            Row(
+                "command-router",
+                f"get-user {version}",
+                f"status {got.get('statusCode')}",
+                "status 200",
+            )
+        )
+    welcome = local.invoke(router, {"command": "send-welcome-email", "payload": {"id": user}})
+    rows.append(
+        Row(
+            "command-router",
+            "send-welcome-email (async)",
+            f"status {welcome.get('statusCode')}",
+            "status 202",
+        )
+    )
+    unknown = local.invoke(router, {"command": "no-such-command"})
+    code = ((unknown.get("body") or {}).get("error") or {}).get("code")
+    rows.append(
+        Row(
+            "command-router",
+            "no-such-command",
+            f"status {unknown.get('statusCode')} {code}",
+            f"status 404 {code}",
+        )
+    )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.parse_args(argv)
+    emulator = deploy.running_emulator()
+    if emulator is None:
+        print("make demo: no local emulator is running; run `make deploy` first.", file=sys.stderr)
+        return 1
+    local = Local(emulator.endpoint)
+    started = time.monotonic()
+    rows: list[Row] = []
+
+    def step(name: str) -> None:
+        print(f"[{time.monotonic() - started:5.1f} s] {name}", flush=True)
+
+    step("queue worker")
+    counts = queue_worker(local)
+    rows.append(
+        Row(
+            "queue-worker",
+            f"{counts['sent'] - 1} orders",
+            f"table: {counts['processed']}",
+            f"table: {counts['sent'] - 1}",
+        )
+    )
+    rows.append(
+        Row("queue-worker", "1 poison message", f"DLQ: {counts['dead_lettered']}", "DLQ: 1")
+    )
+    step("fan out")
+    rows += fan_out(local)
+    step("pipelines")
+    rows += pipeline(local, "PipelineQueuesExample")
+    rows += pipeline(local, "PipelineStateMachineExample")
+    step("kinesis")
+    kinesis = clicks(local)
+    rows.append(
+        Row(
+            "kinesis",
+            f"{kinesis['sent']} clicks",
+            f"counted: {kinesis['counted']}, archived: {kinesis['archived']}",
+            f"counted: {kinesis['sent']}, archived: {kinesis['sent']}",
+        )
+    )
+    step("probe")
+    rows += probe(local)
+    step("command router")
+    rows += command_router(local)
+    width = max(len(r.event) for r in rows)
+    for row in rows:
+        mark = "ok " if row.ok else "!! "
+        print(
+            f"{mark}{row.example:<28} {row.event:<{width}}  -> {row.ended}"
+            + ("" if row.ok else f"   (expected {row.expected})")
+        )
+    print(
+        f"\n{sum(r.ok for r in rows)} of {len(rows)} events ended where the README says, "
+        f"in {time.monotonic() - started:.0f} s."
+    )
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
