@@ -27,7 +27,7 @@ import uuid
 from typing import Any
 from urllib.parse import unquote
 
-from serverless_patterns.local.runtime import LOG, Runtime
+from serverless_patterns.local.runtime import LOG, Runtime, queue_url
 
 _ACCESS_KEY = re.compile(r"Credential=([A-Z0-9]+)/")
 _IAM_ACTIONS = {
@@ -233,7 +233,7 @@ def _deliver(runtime: Runtime, target: dict[str, Any], payload: Any) -> None:
         dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
         if dlq:
             runtime.admin_client("sqs").send_message(
-                QueueUrl=f"{runtime.endpoint}/{dlq.split(':')[4]}/{dlq.split(':')[5]}",
+                QueueUrl=queue_url(runtime.endpoint, str(dlq)),
                 MessageBody=body,
                 MessageAttributes={
                     "ERROR_MESSAGE": {"DataType": "String", "StringValue": str(error)[:256]}

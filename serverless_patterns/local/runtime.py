@@ -54,7 +54,7 @@ def _arn_parts(arn: str) -> list[str]:
     return arn.split(":", 5)
 
 
-def _queue_url(endpoint: str, arn: str) -> str:
+def queue_url(endpoint: str, arn: str) -> str:
     parts = _arn_parts(arn)
     return f"{endpoint}/{parts[4]}/{parts[5]}"
 
@@ -421,7 +421,7 @@ class Runtime:
         service = target.split(":")[2]
         if service == "sqs":
             self.role_client("sqs", spec.role_arn, spec.name).send_message(
-                QueueUrl=_queue_url(self.endpoint, target), MessageBody=body
+                QueueUrl=queue_url(self.endpoint, target), MessageBody=body
             )
         elif service == "sns":
             self.role_client("sns", spec.role_arn, spec.name).publish(TopicArn=target, Message=body)
@@ -620,6 +620,18 @@ def _sqs_record(message: dict[str, Any], source_arn: str) -> dict[str, Any]:
     }
 
 
+def delete_records(sqs: Any, url: str, records: Sequence[dict[str, Any]]) -> None:
+    """Delete consumed records (in SQS's batches of ten), as a mapping or pipe does."""
+    for start in range(0, len(records), 10):
+        chunk = records[start : start + 10]
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)
+            ],
+        )
+
+
 def _matches(filters: Iterable[Any], document: Any) -> bool:
     """Whether ``document`` passes an event source mapping's FilterCriteria (any pattern)."""
     from moto.events.models import EventPattern
@@ -663,7 +675,7 @@ class SqsMapping(Worker):
     def __init__(self, runtime: Runtime, resource: catalog.Resource) -> None:
         super().__init__(runtime, resource)
         self.source_arn = str(self.props["EventSourceArn"])
-        self.url = _queue_url(runtime.endpoint, self.source_arn)
+        self.url = queue_url(runtime.endpoint, self.source_arn)
         self.function = str(self.props["FunctionName"])
         self.batch_size = int(self.props.get("BatchSize") or 10)
         self.window = float(self.props.get("MaximumBatchingWindowInSeconds") or 0)
@@ -707,7 +719,7 @@ class SqsMapping(Worker):
                 body = json.loads(body)
             (kept if _matches(self.filters, {**record, "body": body}) else dropped).append(record)
         if dropped:  # Lambda deletes the messages its filters leave out
-            self._delete(sqs, dropped)
+            delete_records(sqs, self.url, dropped)
             self.count("filtered_out", len(dropped))
         if not kept:
             return True
@@ -726,19 +738,9 @@ class SqsMapping(Worker):
             return True
         self.count("failed_items", len(failed))
         done = [r for r in kept if r["messageId"] not in failed]
-        self._delete(sqs, done)
+        delete_records(sqs, self.url, done)
         self.count("deleted", len(done))
         return True
-
-    def _delete(self, sqs: Any, records: Sequence[dict[str, Any]]) -> None:
-        for start in range(0, len(records), 10):
-            chunk = records[start : start + 10]
-            sqs.delete_message_batch(
-                QueueUrl=self.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)
-                ],
-            )
 
 
 class SqsPipe(Worker):
@@ -751,7 +753,7 @@ class SqsPipe(Worker):
     def __init__(self, runtime: Runtime, resource: catalog.Resource) -> None:
         super().__init__(runtime, resource)
         self.source_arn = str(self.props["Source"])
-        self.url = _queue_url(runtime.endpoint, self.source_arn)
+        self.url = queue_url(runtime.endpoint, self.source_arn)
         self.target = str(self.props["Target"])
         source = (self.props.get("SourceParameters") or {}).get("SqsQueueParameters") or {}
         self.batch_size = int(source.get("BatchSize") or 10)
@@ -798,13 +800,7 @@ class SqsPipe(Worker):
             if self.synchronous:
                 succeeded = self._wait(states, execution["executionArn"])
         if succeeded:
-            sqs.delete_message_batch(
-                QueueUrl=self.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"]}
-                    for i, r in enumerate(records)
-                ],
-            )
+            delete_records(sqs, self.url, records)
         else:
             self.count("failed_executions")
         return True
@@ -873,14 +869,14 @@ class Schedule(Worker):
                     "sqs", str(target.get("RoleArn")), self.resource.logical_id
                 )
                 client.send_message(
-                    QueueUrl=_queue_url(self.runtime.endpoint, arn), MessageBody=payload
+                    QueueUrl=queue_url(self.runtime.endpoint, arn), MessageBody=payload
                 )
         except Exception as error:
             self.count("target_errors")
             dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
             if dlq:
                 self.runtime.admin_client("sqs").send_message(
-                    QueueUrl=_queue_url(self.runtime.endpoint, str(dlq)),
+                    QueueUrl=queue_url(self.runtime.endpoint, str(dlq)),
                     MessageBody=payload,
                     MessageAttributes={
                         "ERROR_CODE": {"DataType": "String", "StringValue": type(error).__name__},
