@@ -96,20 +96,32 @@ class Local:
         return sum(int(v) for v in attributes.values())
 
     def messages(self, queue: str) -> list[dict[str, Any]]:
-        """Every message of ``queue``, read without consuming (visibility 0)."""
+        """Every message of ``queue``, peeked: each is received (hidden, so that the next
+        receive returns others) and made visible again once all were read."""
+        sqs, url = self.client("sqs"), self.queue_url(queue)
         seen: dict[str, dict[str, Any]] = {}
-        for _ in range(20):
-            answer = self.client("sqs").receive_message(
-                QueueUrl=self.queue_url(queue),
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=0,
-                MessageAttributeNames=["All"],
-            )
-            for message in answer.get("Messages", []):
-                seen[message["MessageId"]] = message
-            if len(seen) >= self.depth(queue):
-                break
-        return list(seen.values())
+        try:
+            while True:
+                answer = sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=10,
+                    VisibilityTimeout=300,
+                    MessageAttributeNames=["All"],
+                )
+                fresh = [m for m in answer.get("Messages", []) if m["MessageId"] not in seen]
+                if not fresh:  # (under a time scale, hidden ones may come back: seen already)
+                    return list(seen.values())
+                seen.update((m["MessageId"], m) for m in fresh)
+        finally:
+            receipts = [m["ReceiptHandle"] for m in seen.values()]
+            for start in range(0, len(receipts), 10):
+                sqs.change_message_visibility_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": 0}
+                        for i, r in enumerate(receipts[start : start + 10])
+                    ],
+                )
 
     def items(self, table: str) -> list[dict[str, Any]]:
         from boto3.dynamodb.types import TypeDeserializer
@@ -121,6 +133,21 @@ class Local:
             for page in paginator.paginate(TableName=table)
             for item in page["Items"]
         ]
+
+    def count(self, table: str, attribute: str, prefix: str) -> int:
+        """How many items of ``table`` have ``attribute`` starting with ``prefix`` (a counting
+        scan: the items themselves do not cross the wire)."""
+        paginator = self.client("dynamodb").get_paginator("scan")
+        return sum(
+            page["Count"]
+            for page in paginator.paginate(
+                TableName=table,
+                Select="COUNT",
+                FilterExpression="begins_with(#a, :p)",
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues={":p": {"S": prefix}},
+            )
+        )
 
     def status(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.endpoint}/_sp_local/status", timeout=10) as reply:
@@ -214,9 +241,7 @@ def queue_worker(local: Local, *, good: int = 5, poison: int = 1) -> dict[str, i
         )
 
     def counts() -> dict[str, int]:
-        stored = sum(
-            1 for item in local.items(out["TableName"]) if str(item["order_id"]).startswith(run)
-        )
+        stored = local.count(out["TableName"], "order_id", run)
         dead = sum(1 for m in local.messages(out["DeadLetterQueueUrl"]) if run in m["Body"])
         return {
             "sent": len(bodies),

@@ -23,6 +23,7 @@ import base64
 import datetime as dt
 import json
 import re
+import time
 import uuid
 from typing import Any
 from urllib.parse import unquote
@@ -54,6 +55,7 @@ def install(runtime: Runtime) -> None:
     _iam(runtime)
     _sqs_time(runtime)
     _step_functions()
+    _dispatch()
 
 
 def _functions(runtime: Runtime) -> None:
@@ -392,7 +394,7 @@ def _granted_resources(response: Any, access_key: str) -> list[str]:
 
 def _sqs_time(runtime: Runtime) -> None:
     from moto.core.utils import unix_time_millis
-    from moto.sqs.models import Message
+    from moto.sqs.models import Message, SQSBackend
 
     def change_visibility(self: Any, visibility_timeout: int) -> None:
         self.visible_at = unix_time_millis() + runtime.clock.scaled(int(visibility_timeout)) * 1000
@@ -402,6 +404,29 @@ def _sqs_time(runtime: Runtime) -> None:
 
     _replace(Message, "change_visibility", change_visibility)
     _replace(Message, "delay", delay)
+
+    # moto's SQS reads the clock through datetime objects for every message of a queue on
+    # every call, and recomputes all of a queue's attributes (message counts included) for
+    # every message it receives: with a few thousand messages queued, a receive took tenths
+    # of a second. The same clock, read as a float, and the retention period read directly
+    # keep each call proportional to the queue's length, as it is on AWS.
+    _replace(Message, "visible", property(lambda self: time.time() * 1000 > self.visible_at))
+    _replace(Message, "delayed", property(lambda self: time.time() * 1000 < self.delayed_until))
+
+    def retained(self: Any, queue_name: str, message: Any) -> bool:
+        period = float(self.get_queue(queue_name).message_retention_period)
+        return bool(period + message.sent_timestamp / 1000 > time.time())
+
+    _replace(SQSBackend, "is_message_valid_based_on_retention_period", retained)
+
+
+def _dispatch() -> None:
+    import moto.backends
+
+    # moto's dispatcher lists its package folder (a stat per service) on every request, under
+    # the lock all requests share; the list does not change while the server runs.
+    modules = tuple(moto.backends.list_of_moto_modules())
+    _replace(moto.backends, "list_of_moto_modules", lambda: modules)
 
 
 def _step_functions() -> None:
