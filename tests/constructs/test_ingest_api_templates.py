@@ -1,12 +1,13 @@
 """The Kinesis ingest API's mapping templates, executed.
 
 Every request and response template ``add_ingest_api`` writes is rendered by the mapping
-template environment (``tools/mapping_templates.py``) as API Gateway renders it: requests
-with partition keys and data that carry quotes, backslashes, slashes, non-ASCII text, empty and
-missing values, validated against botocore's input shape of PutRecord/PutRecords; responses
-for what Kinesis answers (success, a partial PutRecords failure, throttling, KMS throttling,
-access denied, validation errors, internal failures), the integration response chosen by its
-selection pattern as API Gateway chooses it. Every rendered body must be valid JSON.
+template environment (``serverless_patterns/local/mapping_templates.py``) as API Gateway renders
+it: requests with partition keys and data that carry quotes, backslashes, slashes, non-ASCII
+text, empty and missing values, validated against botocore's input shape of
+PutRecord/PutRecords; responses for what Kinesis answers (success, a partial PutRecords failure,
+throttling, KMS throttling, access denied, validation errors, internal failures), the
+integration response chosen by its selection pattern as API Gateway chooses it. Every rendered
+body must be valid JSON.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from aws_cdk.assertions import Template
 from botocore.validate import ParamValidator
 
 from serverless_patterns import KinesisBatchConsumer, ServerlessFunction
+from serverless_patterns.local.mapping_templates import escape_javascript, render
 from tests.support import new_stack
-from tools.mapping_templates import escape_javascript, render
 
 STREAM = "clicks-stream"
 INLINE_CODE = "def handler(event, context):\n    return {}\n"

@@ -27,8 +27,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import airspeed
+import airspeed  # type: ignore[import-untyped]
 
+_HEADER_OVERRIDE = re.compile(r"(\$\{?context\.responseOverride\.header\.)([A-Za-z0-9_-]+)")
+_HYPHEN = "__hyphen__"
 _SEGMENT = re.compile(r"\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
 
 
@@ -214,6 +216,11 @@ def render(
         **dict(context or {}),
         "responseOverride": override,
     }
+    # Header names have hyphens, which Velocity's identifiers (airspeed's) do not: spelled
+    # with a placeholder for the engine, back with hyphens in the headers set.
+    template = _HEADER_OVERRIDE.sub(
+        lambda m: m.group(1) + m.group(2).replace("-", _HYPHEN), template
+    )
     text = airspeed.Template(template).merge(
         {
             "input": Input(body, params or {}),
@@ -226,5 +233,5 @@ def render(
     return Rendered(
         text=text,
         status=int(status) if status is not None else None,
-        headers={str(k): str(v) for k, v in override["header"].items()},
+        headers={str(k).replace(_HYPHEN, "-"): str(v) for k, v in override["header"].items()},
     )
