@@ -18,6 +18,8 @@ import struct
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 import zlib
@@ -166,6 +168,55 @@ class Local:
                 return True
             time.sleep(0.5)
         return False
+
+    def apis(self) -> dict[str, str]:
+        """The local URL of each deployed REST API stage, by stack name."""
+        with urllib.request.urlopen(f"{self.endpoint}/_sp_local/apis", timeout=10) as reply:
+            return {a["stack"]: a["url"] for a in json.loads(reply.read())["apis"]}
+
+    def caller(self, name: str, *, allowed: bool = True) -> dict[str, str]:
+        """Credentials of a new IAM user of the emulator: with ``allowed``, it may
+        ``execute-api:Invoke`` the stage ``v1`` of every API; without, nothing."""
+        iam = self.client("iam")
+        user = f"{name}-{uuid.uuid4().hex[:6]}"
+        iam.create_user(UserName=user)
+        if allowed:
+            policy = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "execute-api:Invoke",
+                        "Resource": f"arn:aws:execute-api:{deploy.REGION}:{deploy.ACCOUNT}:*/v1/*",
+                    }
+                ],
+            }
+            iam.put_user_policy(
+                UserName=user, PolicyName="invoke", PolicyDocument=json.dumps(policy)
+            )
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        return {"key": key["AccessKeyId"], "secret": key["SecretAccessKey"], "user": user}
+
+    def fault(self, **fault: Any) -> None:
+        """Make the emulator fail the next calls of one operation (see ``/_sp_local/faults``)."""
+        request = urllib.request.Request(
+            f"{self.endpoint}/_sp_local/faults",
+            data=json.dumps(fault).encode(),
+            headers={"Content-Type": "application/json"},
+            method="DELETE" if not fault else "POST",
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def set_time_scale(self, scale: float) -> None:
+        request = urllib.request.Request(
+            f"{self.endpoint}/_sp_local/time-scale",
+            data=json.dumps({"scale": scale}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
 
     def run_schedule(self, name: str) -> None:
         request = urllib.request.Request(
@@ -371,6 +422,15 @@ def clicks(local: Local, *, good: int = 40, malformed: int = 2) -> dict[str, int
     for start in range(0, len(records), 500):
         kinesis.put_records(StreamName=out["StreamName"], Records=records[start : start + 500])
 
+    counted, archived = _click_counts(local, run, good)
+    return {"sent": good, "malformed": malformed, "counted": counted, "archived": archived}
+
+
+def _click_counts(local: Local, run: str, expected: int) -> tuple[int, int]:
+    """The views counted and the clicks archived of ``run``, once both reach ``expected`` (or
+    the wait ends)."""
+    out = local.outputs("KinesisExample")
+
     def counted() -> int:
         return sum(
             int(i["views"])
@@ -387,8 +447,8 @@ def clicks(local: Local, *, good: int = 40, malformed: int = 2) -> dict[str, int
             total += body.count(f"/{run}/")
         return total
 
-    local.settle(until=lambda: counted() >= good and archived() >= good, timeout=180)
-    return {"sent": good, "malformed": malformed, "counted": counted(), "archived": archived()}
+    local.settle(until=lambda: counted() >= expected and archived() >= expected, timeout=180)
+    return counted(), archived()
 
 
 @contextlib.contextmanager
@@ -513,6 +573,290 @@ def command_router(local: Local) -> list[Row]:
     return rows
 
 
+@dataclass
+class Answer:
+    status: int
+    body: str
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+def call_api(
+    method: str,
+    url: str,
+    *,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    caller: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Answer:
+    """One HTTP call, signed with SigV4 for ``execute-api`` when a ``caller`` is given (as
+    ``curl --aws-sigv4`` or an SDK signs it)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    data = (
+        body.encode()
+        if isinstance(body, str)
+        else None
+        if body is None
+        else json.dumps(body).encode()
+    )
+    request = AWSRequest(
+        method=method,
+        url=url,
+        data=data,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    if caller is not None:
+        credentials = Credentials(caller["key"], caller["secret"])
+        SigV4Auth(credentials, "execute-api", deploy.REGION).add_auth(request)
+    outgoing = urllib.request.Request(
+        url, data=request.body or None, headers=dict(request.headers.items()), method=method
+    )
+    try:
+        with urllib.request.urlopen(outgoing, timeout=timeout) as reply:
+            return Answer(reply.status, reply.read().decode(), dict(reply.headers.items()))
+    except urllib.error.HTTPError as reply:
+        return Answer(reply.code, reply.read().decode(), dict(reply.headers.items()))
+
+
+#: The legacy inventory the LegacyProxyExample fronts, when deployed locally.
+LEGACY_ITEMS = {"1": ("A-1", "Bolt", 12), "2": ("B-2", "Nut", 40), "3": ("C-3", "Washer", 7)}
+LEGACY_SECRET = "ORA-00942 at db-7.internal:1521"
+LEGACY_SLOW_SECONDS = 3.0
+#: The paths the legacy service was asked for, in order (tests read it to see cache hits).
+LEGACY_REQUESTS: list[str] = []
+
+
+def _legacy_handler() -> type[http.server.BaseHTTPRequestHandler]:
+    class Legacy(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            LEGACY_REQUESTS.append(path)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                if path.startswith("/inventory/item/"):
+                    self._item(path.rsplit("/", 1)[-1])
+                elif path == "/inventory/items":
+                    items = "".join(
+                        f'<item id="{i}"><sku>{sku}</sku><name>{name}</name></item>'
+                        for i, (sku, name, _) in LEGACY_ITEMS.items()
+                    )
+                    self._send(200, f"<items>{items}</items>", "application/xml")
+                elif path == "/status":
+                    self._send(200, "legacy inventory: up", "text/plain")
+                else:
+                    self._send(404, "Not Found", "text/plain")
+
+        def _item(self, item: str) -> None:
+            if item == "crash":
+                self._send(
+                    500, f"<error><message>{LEGACY_SECRET}</message></error>", "application/xml"
+                )
+            elif item == "slow":
+                time.sleep(LEGACY_SLOW_SECONDS)
+                self._send(200, '<item id="slow"><sku>S</sku></item>', "application/xml")
+            elif item == "xxe":
+                self._send(
+                    200,
+                    '<?xml version="1.0"?>\n<!DOCTYPE item [<!ENTITY xxe SYSTEM '
+                    '"file:///etc/passwd">]>\n<item><sku>&xxe;</sku></item>',
+                    "application/xml",
+                )
+            elif item in LEGACY_ITEMS:
+                sku, name, stock = LEGACY_ITEMS[item]
+                self._send(
+                    200,
+                    f'<item id="{item}"><sku>{sku}</sku><name>{name}</name>'
+                    f"<stock>{stock}</stock></item>",
+                    "application/xml",
+                )
+            else:
+                self._send(404, "<error><message>no such item</message></error>", "application/xml")
+
+        def _send(self, status: int, body: str, content_type: str) -> None:
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Legacy
+
+
+@contextlib.contextmanager
+def legacy_inventory(port: int = 0) -> Iterator[str]:
+    """The legacy XML inventory service on 127.0.0.1 (``port`` 0: a free one); yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _legacy_handler())
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="legacy-inventory")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def router_http(local: Local) -> list[Row]:
+    """Commands over HTTP, signed: versions by header and query, the default version, an
+    asynchronous command, an unknown command, a caller without the grant."""
+    base = local.apis()["CommandRouterExample"]
+    caller, stranger = local.caller("router-caller"), local.caller("stranger", allowed=False)
+    user = f"u-{uuid.uuid4().hex[:6]}"
+    calls = [
+        (
+            "POST create-user",
+            "POST",
+            "commands/create-user",
+            {"id": user, "name": "Ada"},
+            {},
+            caller,
+            200,
+        ),
+        (
+            "POST get-user (default version)",
+            "POST",
+            "commands/get-user",
+            {"id": user},
+            {},
+            caller,
+            200,
+        ),
+        (
+            "POST get-user?version=v1",
+            "POST",
+            "commands/get-user?version=v1",
+            {"id": user},
+            {},
+            caller,
+            200,
+        ),
+        (
+            "POST get-user, X-Command-Version: v2",
+            "POST",
+            "commands/get-user",
+            {"id": user},
+            {"X-Command-Version": "v2"},
+            caller,
+            200,
+        ),
+        (
+            "POST send-welcome-email (async)",
+            "POST",
+            "commands/send-welcome-email",
+            {"id": user},
+            {},
+            caller,
+            202,
+        ),
+        ("POST no-such-command", "POST", "commands/no-such-command", {}, {}, caller, 404),
+        ("GET commands, unsigned", "GET", "commands", None, {}, None, 403),
+        ("GET commands, caller without the grant", "GET", "commands", None, {}, stranger, 403),
+    ]
+    rows = []
+    for event, method, path, body, headers, who, expected in calls:
+        answer = call_api(method, base + path, body=body, headers=headers, caller=who)
+        rows.append(Row("router HTTP", event, f"HTTP {answer.status}", f"HTTP {expected}"))
+    return rows
+
+
+def legacy_http(local: Local) -> list[Row]:
+    """The inventory API over HTTP against the legacy service, where the example was deployed
+    with a local legacy URL (``make deploy`` does that)."""
+    base = local.apis()["LegacyProxyExample"]
+    translator = local.physical("LegacyProxyExample", "InventoryTranslatorFunction")
+    env = local.client("lambda").get_function_configuration(FunctionName=translator)
+    legacy_url = env["Environment"]["Variables"].get("LEGACY_BASE_URL", "")
+    port = urllib.parse.urlsplit(legacy_url)
+    if port.hostname != "127.0.0.1" or port.port is None:
+        return [Row("legacy HTTP", f"legacy service at {legacy_url}", "not local", "local")]
+    caller = local.caller("inventory-caller")
+    rows = []
+    with legacy_inventory(port.port):
+        for item in ("1", "2", "1"):
+            answer = call_api("GET", f"{base}items/{item}", caller=caller)
+            got = (answer.json() or {}).get("sku")
+            rows.append(
+                Row(
+                    "legacy HTTP",
+                    f"GET items/{item}",
+                    f"HTTP {answer.status} {got}",
+                    f"HTTP 200 {LEGACY_ITEMS[item][0]}",
+                )
+            )
+        for event, path, expected in (
+            ("GET items (list)", "items", 200),
+            ("GET legacy/status (passthrough)", "legacy/status", 200),
+            ("GET items/crash (legacy 500)", "items/crash", 502),
+            ("GET items/xxe (entity refused)", "items/xxe", 502),
+        ):
+            answer = call_api("GET", base + path, caller=caller)
+            leaked = " (leaked the legacy error)" if LEGACY_SECRET in answer.body else ""
+            rows.append(
+                Row("legacy HTTP", event, f"HTTP {answer.status}{leaked}", f"HTTP {expected}")
+            )
+    return rows
+
+
+def ingest_http(local: Local, *, good: int = 20) -> list[Row]:
+    """Clicks through the ingest API (single and batch, a partition key with quotes), a
+    throttled stream answered 429, and the clicks reaching both consumers."""
+    base = local.apis()["KinesisExample"]
+    caller = local.caller("ingest-caller")
+    run = uuid.uuid4().hex[:6]
+    click = lambda i: {"page": f"/{run}/p{i % 4}", "user_id": f"u{i}", "timestamp": time.time()}  # noqa: E731
+    single = call_api(
+        "POST", base + "records", body={"data": click(0), "partitionKey": 'user "0"'}, caller=caller
+    )
+    batch = call_api(
+        "POST",
+        base + "records/batch",
+        body={
+            "records": [{"data": click(i), "partitionKey": f"u'{i % 3}"} for i in range(1, good)]
+        },
+        caller=caller,
+    )
+    local.fault(
+        service="kinesis",
+        operation="PutRecord",
+        error="ProvisionedThroughputExceededException",
+        count=1,
+    )
+    throttled = call_api(
+        "POST", base + "records", body={"data": click(0), "partitionKey": "u0"}, caller=caller
+    )
+    local.fault()
+    counted, archived = _click_counts(local, run, good)
+    retryable = ((throttled.json() or {}).get("error") or {}).get("retryable")
+    return [
+        Row("ingest HTTP", "POST records (key with quotes)", f"HTTP {single.status}", "HTTP 200"),
+        Row("ingest HTTP", f"POST records/batch ({good - 1})", f"HTTP {batch.status}", "HTTP 200"),
+        Row(
+            "ingest HTTP",
+            "POST records, stream throttled",
+            f"HTTP {throttled.status} retryable={retryable}",
+            "HTTP 429 retryable=True",
+        ),
+        Row(
+            "ingest HTTP",
+            f"{good} clicks reach both consumers",
+            f"counted {counted}, archived {archived}",
+            f"counted {good}, archived {good}",
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.parse_args(argv)
@@ -521,6 +865,21 @@ def main(argv: list[str] | None = None) -> int:
         print("make demo: no local emulator is running; run `make deploy` first.", file=sys.stderr)
         return 1
     local = Local(emulator.endpoint)
+    scale = float(local.status().get("time_scale", 1))
+    if scale < DEMO_TIME_SCALE:  # the poison messages' redrive takes minutes in real time
+        print(f"make demo: long waits run {DEMO_TIME_SCALE:g} times faster while it runs")
+        local.set_time_scale(DEMO_TIME_SCALE)
+    try:
+        return _demo(local)
+    finally:
+        if scale < DEMO_TIME_SCALE:
+            local.set_time_scale(scale)
+
+
+DEMO_TIME_SCALE = 60.0
+
+
+def _demo(local: Local) -> int:
     started = time.monotonic()
     rows: list[Row] = []
 
@@ -557,8 +916,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     step("probe")
     rows += probe(local)
-    step("command router")
+    step("command router (direct invoke)")
     rows += command_router(local)
+    step("command router over HTTP")
+    rows += router_http(local)
+    step("legacy inventory over HTTP")
+    rows += legacy_http(local)
+    step("clickstream ingest over HTTP")
+    rows += ingest_http(local)
     width = max(len(r.event) for r in rows)
     for row in rows:
         mark = "ok " if row.ok else "!! "

@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ STATE_DIR = REPO_ROOT / ".local" / "emulator"
 CLOUD_ASSEMBLY = REPO_ROOT / "cdk.out"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+#: Context of a local deploy: the legacy inventory the LegacyProxyExample fronts is a local
+#: service there (``make demo`` serves it on that port while it runs).
+LOCAL_LEGACY_URL = os.environ.get("LOCAL_LEGACY_URL", "http://127.0.0.1:18089")
 START_TIMEOUT_SECONDS = 30.0
 DEPLOY_TIMEOUT_SECONDS = 20 * 60
 
@@ -69,6 +72,13 @@ RUN_BY_LOCAL_RUNTIME = {
     "AWS::Scheduler::Schedule": "run by the local runtime (rate on the time scale; run-schedule)",
     "AWS::Lambda::EventInvokeConfig": "applied by the local runtime's asynchronous invoker",
     "AWS::Pipes::Pipe": "run by the local runtime (SQS to Step Functions)",
+    "AWS::ApiGateway::Stage": "served by the local API front on 127.0.0.1",
+    "AWS::ApiGateway::Model": "validated by the local API front",
+    "AWS::ApiGateway::RequestValidator": "applied by the local API front",
+    "AWS::ApiGateway::Authorizer": "applied by the local API front (Cognito user pools)",
+    "AWS::ApiGateway::ApiKey": "checked by the local API front",
+    "AWS::ApiGateway::UsagePlan": "applied by the local API front (throttle, quota)",
+    "AWS::ApiGateway::UsagePlanKey": "applied by the local API front",
 }
 
 
@@ -525,12 +535,16 @@ def deploy_local(
     bootstrap: bool = True,
     quiet: bool = False,
     stacks: Sequence[str] = (),
+    context: Mapping[str, str] | None = None,
 ) -> list[StackReport]:
     """Bootstrap the emulator, deploy every stack of ``app`` (or ``stacks``), and report what
     really exists.
 
-    ``app`` defaults to cdk.json's (the example stacks); ``assembly`` is the output directory.
+    ``app`` defaults to cdk.json's (the example stacks); ``assembly`` is the output directory;
+    ``context`` is passed as ``-c key=value`` (default for the examples: the local legacy URL).
     """
+    if context is None:
+        context = {} if app else {"legacy_inventory_url": LOCAL_LEGACY_URL}
     env = emulator.env()
     if bootstrap:
         cdk(["bootstrap", f"aws://{ACCOUNT}/{REGION}"], env, quiet=quiet)
@@ -539,6 +553,7 @@ def deploy_local(
     deploy += ["--progress", "events"]
     deploy += ["--method", "direct"]
     deploy += ["--output", str(assembly), *(["--app", app] if app else [])]
+    deploy += [arg for key, value in context.items() for arg in ("-c", f"{key}={value}")]
     try:
         cdk(deploy, env, quiet=quiet)
     except DeployError as error:
@@ -707,10 +722,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nFidelity report (what the emulator really created):")
     for report in reports:
         print("\n".join(report.lines()))
+    apis = local_apis(emulator)
+    if apis:
+        print("\nREST APIs, served by the local API front (SigV4-signed calls; see the README):")
+        print("\n".join(f"  {a['stack']}: {a['url']}" for a in apis))
     print(f"\nThe emulator keeps running (log: {emulator.log}). To use it:")
     print("\n".join(f"  {line}" for line in emulator.export_lines()))
     print("Stop it with: make deploy-stop")
     return 0
+
+
+def local_apis(emulator: Emulator) -> list[dict[str, Any]]:
+    """The REST API stages the local API front serves (after a refresh of its view)."""
+    request = urllib.request.Request(f"{emulator.endpoint}/_sp_local/refresh", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return list(json.loads(reply.read()).get("apis", []))
+    except (OSError, ValueError):
+        return []
 
 
 def _destroy(target: str) -> int:

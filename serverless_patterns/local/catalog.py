@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Stack states whose resources exist.
@@ -27,6 +27,9 @@ class Resource:
     physical_id: str | None
     account: str
     region: str
+    #: The properties as the template has them (``Ref`` to a resource moto skipped, such as an
+    #: API's model or stage, names its logical id here).
+    raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -69,8 +72,9 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def resources(*types: str) -> list[Resource]:
-    """Every live resource of the given types (all types when none are given)."""
+def resources(*types: str, partial: bool = False) -> list[Resource]:
+    """Every live resource of the given types (all types when none are given). A resource with
+    a property moto cannot resolve is left out, or, with ``partial``, kept without it."""
     found = []
     for account, region, stack in _stacks():
         template = stack.template_dict or {}
@@ -80,9 +84,16 @@ def resources(*types: str) -> list[Resource]:
             kind = body.get("Type", "")
             if types and kind not in types:
                 continue
-            properties = _resolve(body.get("Properties") or {}, resource_map)
-            if properties is None:
+            raw = body.get("Properties") or {}
+            properties = _resolve(raw, resource_map)
+            if properties is None and not partial:
                 continue
+            if properties is None:
+                properties = {
+                    name: value
+                    for name, value in ((n, _resolve(v, resource_map)) for n, v in raw.items())
+                    if value is not None
+                }
             physical_id = None
             model = parsed.get(logical_id)
             with contextlib.suppress(Exception):
@@ -96,6 +107,7 @@ def resources(*types: str) -> list[Resource]:
                     physical_id=physical_id,
                     account=account,
                     region=region,
+                    raw=raw,
                 )
             )
     return found

@@ -101,12 +101,14 @@ class Runtime:
         self._credentials: dict[str, tuple[float, dict[str, str]]] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.RLock()
+        #: Called after every refresh (the API front reloads its APIs there).
+        self.on_refresh: list[Callable[[], None]] = []
         self.pool = FunctionPool(
             state_dir / "runtime",
             endpoint=endpoint,
             region="us-east-1",
             credentials=self.function_credentials,
-            log_sink=self._write_logs,
+            log_sink=self.write_logs,
         )
         self.async_queue: queue.Queue[AsyncEvent | None] = queue.Queue()
         self._workers: dict[str, Worker] = {}
@@ -164,6 +166,8 @@ class Runtime:
                     worker = make()
                     self._workers[key] = worker
                     worker.start()
+        for listener in self.on_refresh:
+            listener()
 
     def _wire(self, resource: catalog.Resource, wanted: dict[str, Callable[[], Worker]]) -> None:
         props = resource.properties
@@ -308,7 +312,7 @@ class Runtime:
             self.activity.errors += 1
         return result
 
-    def _write_logs(self, group: str, stream: str, lines: Sequence[str]) -> None:
+    def write_logs(self, group: str, stream: str, lines: Sequence[str]) -> None:
         from moto.logs.models import logs_backends
 
         backend = logs_backends["123456789012"]["us-east-1"]

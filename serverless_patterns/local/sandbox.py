@@ -373,7 +373,7 @@ class FunctionPool:
         if ready is None:
             instance.stop()
             message = "init timed out" if why == "timeout" else "the runtime exited during init"
-            self._write_logs(
+            self.write_logs(
                 instance, [*logs, f"INIT_REPORT Init Duration: {init_ms:.2f} ms Status: error"]
             )
             return (
@@ -388,7 +388,7 @@ class FunctionPool:
                 ),
             )
         if logs:
-            self._write_logs(instance, logs)
+            self.write_logs(instance, logs)
         return instance, init_ms, None
 
     def _run(
@@ -427,7 +427,7 @@ class FunctionPool:
             result.payload = outcome.get("payload")
         else:
             result.error = outcome.get("error") or {"errorType": "Unknown", "errorMessage": ""}
-        self._write_logs(
+        self.write_logs(
             instance,
             [
                 f"START RequestId: {request_id} Version: $LATEST",
@@ -439,7 +439,7 @@ class FunctionPool:
         )
         return result
 
-    def _write_logs(self, instance: Instance, lines: Sequence[str]) -> None:
+    def write_logs(self, instance: Instance, lines: Sequence[str]) -> None:
         with contextlib.suppress(Exception):  # logs must never fail an invocation
             self.log_sink(instance.spec.log_group_name, instance.log_stream, lines)
 

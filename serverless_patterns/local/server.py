@@ -5,7 +5,16 @@ Control endpoints beside moto's API, under ``/_sp_local/``:
 
 - ``GET /_sp_local/status``: workers, in-flight invocations, seconds since the last activity;
 - ``POST /_sp_local/refresh``: re-read the deployed stacks now;
-- ``POST /_sp_local/schedules/<name>/run``: run a Scheduler schedule now.
+- ``POST /_sp_local/schedules/<name>/run``: run a Scheduler schedule now;
+- ``POST /_sp_local/time-scale``: ``{"scale": 60}`` sets the time scale from now on (waits
+  already begun keep theirs);
+- ``GET /_sp_local/apis``: the URL of every REST API stage the API front serves;
+- ``POST /_sp_local/faults``: make the next ``count`` calls of one operation fail with a
+  service error, e.g. ``{"service": "kinesis", "operation": "PutRecord", "error":
+  "ProvisionedThroughputExceededException", "count": 1}`` (how a test sees throttling, which
+  the emulator never does by itself); ``DELETE`` clears them.
+
+The API front (:mod:`.apigateway`) listens on its own port on 127.0.0.1 (``--api-port``).
 """
 
 from __future__ import annotations
@@ -16,26 +25,98 @@ import logging
 import os
 import signal
 import sys
+import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 PREFIX = "/_sp_local/"
 
 
-def _control(runtime: Any, app: Any) -> Callable[..., Iterable[bytes]]:
+@dataclass
+class Fault:
+    service: str
+    operation: str
+    error: str
+    status: int = 400
+    message: str = "injected by the local runtime"
+    count: int = 1
+
+    def matches(self, environ: dict[str, Any]) -> bool:
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        scope = str(environ.get("HTTP_AUTHORIZATION", ""))
+        query = urllib.parse.parse_qs(str(environ.get("QUERY_STRING", "")))
+        operation = target.rsplit(".", 1)[-1] if target else (query.get("Action") or [""])[0]
+        return operation == self.operation and f"/{self.service}/aws4_request" in scope
+
+
+def _injected(faults: list[Fault], lock: threading.Lock, environ: dict[str, Any]) -> Fault | None:
+    with lock:
+        for fault in faults:
+            if fault.count > 0 and fault.matches(environ):
+                fault.count -= 1
+                return fault
+    return None
+
+
+def _control(runtime: Any, app: Any, front: Any) -> Callable[..., Iterable[bytes]]:
+    faults: list[Fault] = []
+    lock = threading.Lock()
+
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
         if not path.startswith(PREFIX):
-            return app(environ, start_response)  # type: ignore[no-any-return]
+            fault = _injected(faults, lock, environ) if faults else None
+            if fault is None:
+                return app(environ, start_response)  # type: ignore[no-any-return]
+            data = json.dumps({"__type": fault.error, "message": fault.message}).encode()
+            start_response(
+                f"{fault.status} Injected",
+                [
+                    ("Content-Type", "application/x-amz-json-1.1"),
+                    ("Content-Length", str(len(data))),
+                    ("x-amzn-ErrorType", fault.error),
+                ],
+            )
+            return [data]
         route = path[len(PREFIX) :].strip("/").split("/")
         method = environ.get("REQUEST_METHOD", "GET")
-        status, body = "404 Not Found", {"error": f"no such endpoint: {path}"}
-        if route == ["status"]:
-            status, body = "200 OK", runtime.status()
+        status = "404 Not Found"
+        body: dict[str, Any] = {"error": f"no such endpoint: {path}"}
+        if route == ["faults"] and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                fault = Fault(**json.loads(environ["wsgi.input"].read(length) or b"{}"))
+            except (TypeError, ValueError) as error:
+                status, body = "400 Bad Request", {"error": f"not a fault: {error}"}
+            else:
+                with lock:
+                    faults.append(fault)
+                status, body = "200 OK", {"faults": [vars(f) for f in faults]}
+        elif route == ["time-scale"] and method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                scale = float(json.loads(environ["wsgi.input"].read(length) or b"{}")["scale"])
+                if not scale > 0:
+                    raise ValueError(f"{scale} is not > 0")
+            except (KeyError, TypeError, ValueError) as error:
+                status, body = "400 Bad Request", {"error": f"not a time scale: {error}"}
+            else:
+                runtime.clock.scale = scale
+                status, body = "200 OK", {"time_scale": scale}
+        elif route == ["faults"] and method == "DELETE":
+            with lock:
+                faults.clear()
+            status, body = "200 OK", {"faults": []}
+        elif route == ["status"]:
+            status, body = "200 OK", {**runtime.status(), "apis": front.describe()}
+        elif route == ["apis"]:
+            status, body = "200 OK", {"apis": front.describe()}
         elif route == ["refresh"] and method == "POST":
             runtime.refresh()
-            status, body = "200 OK", runtime.status()
+            status, body = "200 OK", {**runtime.status(), "apis": front.describe()}
         elif len(route) == 3 and route[0] == "schedules" and route[2] == "run" and method == "POST":
             found = runtime.run_schedule(route[1])
             status, body = (
@@ -66,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=float(os.environ.get("SP_LOCAL_TIME_SCALE", "1")),
         help="how many times faster long waits pass (default 1: real time)",
     )
+    parser.add_argument("--api-host", default="127.0.0.1", help="the API front's address")
+    parser.add_argument(
+        "--api-port", type=int, default=0, help="the API front's port (default: a free one)"
+    )
     parser.add_argument(
         "--access-log",
         action="store_true",
@@ -87,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from werkzeug.serving import run_simple
 
     from serverless_patterns.local import moto_patches
+    from serverless_patterns.local.apigateway import ApiFront
     from serverless_patterns.local.clock import Clock
     from serverless_patterns.local.runtime import Runtime
 
@@ -96,19 +182,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         clock=Clock(args.time_scale),
     )
     moto_patches.install(runtime)
+    front = ApiFront(runtime, host=args.api_host, port=args.api_port)
+    runtime.on_refresh.append(front.refresh)
 
     def stop(signum: int, frame: Any) -> None:
+        front.stop()
         runtime.stop()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    front.start()
     runtime.start()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,
         args.port,
-        _control(runtime, app),
+        _control(runtime, app, front),
         threaded=True,
         request_handler=MotoRequestHandler,
     )

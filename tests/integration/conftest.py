@@ -24,6 +24,9 @@ class Deployed:
     reports: dict[str, deploy.StackReport]
     stacks: dict[str, deploy.StackTemplate]
     physical_ids: dict[str, dict[str, str]]
+    #: The local legacy inventory's port the LegacyProxyExample was deployed with (nothing
+    #: listens there until a test serves it: tools.demo.legacy_inventory(port)).
+    legacy_port: int
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -39,9 +42,11 @@ class Deployed:
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     state_dir = tmp_path_factory.mktemp("emulator")
     assembly = tmp_path_factory.mktemp("cdk.out")
+    legacy_port = deploy.free_port()
+    context = {"legacy_inventory_url": f"http://127.0.0.1:{legacy_port}"}
     with deploy.emulator_session(state_dir, time_scale=TIME_SCALE) as emulator:
         try:
-            reports = deploy.deploy_local(emulator, assembly=assembly, quiet=True)
+            reports = deploy.deploy_local(emulator, assembly=assembly, quiet=True, context=context)
         except deploy.DeployError as error:
             pytest.fail(f"local deploy failed: {error}\nemulator log:\n{emulator.log.read_text()}")
         stacks = {stack.stack_name: stack for stack in deploy.synthesized_stacks(assembly)}
@@ -56,4 +61,6 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
             }
             for name in stacks
         }
-        yield Deployed(emulator, {r.stack_name: r for r in reports}, stacks, physical_ids)
+        yield Deployed(
+            emulator, {r.stack_name: r for r in reports}, stacks, physical_ids, legacy_port
+        )
