@@ -451,6 +451,29 @@ def _click_counts(local: Local, run: str, expected: int) -> tuple[int, int]:
     return counted(), archived()
 
 
+class BackgroundHTTPServer(http.server.ThreadingHTTPServer):
+    # Slow handlers outlive their client; never wait for them.
+    daemon_threads = True
+    block_on_close = False
+
+
+@contextlib.contextmanager
+def serve_http(
+    handler: type[http.server.BaseHTTPRequestHandler], thread_name: str, *, port: int = 0
+) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 (``port`` 0: a free one) from a background thread; yield
+    the base URL; stop serving afterwards."""
+    server = BackgroundHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, name=thread_name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 @contextlib.contextmanager
 def http_site() -> Iterator[str]:
     """A website on 127.0.0.1 for the probe to check."""
@@ -466,14 +489,8 @@ def http_site() -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Handler, "probe-site") as url:
+        yield url + "/"
 
 
 def probe(local: Local) -> list[Row]:
@@ -697,15 +714,8 @@ def _legacy_handler() -> type[http.server.BaseHTTPRequestHandler]:
 @contextlib.contextmanager
 def legacy_inventory(port: int = 0) -> Iterator[str]:
     """The legacy XML inventory service on 127.0.0.1 (``port`` 0: a free one); yields its URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _legacy_handler())
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True, name="legacy-inventory")
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(_legacy_handler(), "legacy-inventory", port=port) as url:
+        yield url
 
 
 def router_http(local: Local) -> list[Row]:

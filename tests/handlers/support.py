@@ -19,7 +19,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,6 +29,8 @@ import boto3
 import pytest
 from aws_lambda_powertools import Logger
 from moto import mock_aws
+
+from tools.demo import serve_http  # noqa: F401 - the handler tests serve their fakes with it
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -489,27 +491,6 @@ def send_body(
         handler.send_header("Location", location)
     handler.end_headers()
     handler.wfile.write(body)
-
-
-class BackgroundHTTPServer(ThreadingHTTPServer):
-    # Slow handlers outlive their client; never wait for them.
-    daemon_threads = True
-    block_on_close = False
-
-
-@contextlib.contextmanager
-def serve_http(handler: type[BaseHTTPRequestHandler], thread_name: str) -> Iterator[str]:
-    """Serve ``handler`` on a free port of 127.0.0.1 from a background thread; yield the base
-    URL."""
-    server = BackgroundHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name=thread_name, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def closed_local_port() -> int:
