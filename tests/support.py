@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,15 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk
 
+from serverless_patterns.testing import cdk_context, synth_app
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CDK_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+CDK_CONTEXT: dict[str, Any] = cdk_context(REPO_ROOT / "cdk.json")
 
 
 def new_app(**context: Any) -> cdk.App:
-    """An App with the feature flags of cdk.json, as ``cdk synth`` would build it."""
-    return cdk.App(
-        context={**CDK_CONTEXT, "aws:cdk:disable-asset-staging": True, **context},
-        analytics_reporting=False,
-    )
+    """An App with the feature flags of cdk.json, as ``cdk synth`` would build it (the kit's)."""
+    return synth_app(REPO_ROOT / "cdk.json", context=context)
 
 
 def new_stack(name: str = "TestStack") -> cdk.Stack:

@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 from serverless_patterns.local import catalog
 from serverless_patterns.local.clock import Clock
 from serverless_patterns.local.sandbox import FunctionPool, FunctionSpec, InvokeResult
+from serverless_patterns.testing import events
 
 LOG = logging.getLogger("serverless_patterns.local")
 #: Session names of the credentials the runtime issues: calls signed with them are checked
@@ -598,30 +599,8 @@ class Worker:
 
 
 def _sqs_record(message: dict[str, Any], source_arn: str) -> dict[str, Any]:
-    """A message as Lambda (and Pipes) hand it to the consumer."""
-    attributes = dict(message.get("Attributes") or {})
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": attributes,
-        "messageAttributes": {
-            name: {
-                "stringValue": value.get("StringValue"),
-                "binaryValue": base64.b64encode(value["BinaryValue"]).decode()
-                if value.get("BinaryValue")
-                else None,
-                "stringListValues": value.get("StringListValues", []),
-                "binaryListValues": value.get("BinaryListValues", []),
-                "dataType": value.get("DataType"),
-            }
-            for name, value in (message.get("MessageAttributes") or {}).items()
-        },
-        "md5OfBody": message.get("MD5OfBody"),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": source_arn,
-        "awsRegion": source_arn.split(":")[3],
-    }
+    """A message as Lambda (and Pipes) hand it to the consumer (the testing kit's shape)."""
+    return events.sqs_record_from_message(message, source_arn)
 
 
 def delete_records(sqs: Any, url: str, records: Sequence[dict[str, Any]]) -> None:
@@ -649,24 +628,8 @@ def _matches(filters: Iterable[Any], document: Any) -> bool:
 def batch_failures(payload: Any, identifiers: Sequence[str]) -> list[str] | None:
     """The item identifiers of a partial batch response, or None when the response is invalid
     (Lambda then treats the whole batch as failed): unknown, empty or missing identifiers,
-    or a response that is not a ``batchItemFailures`` list."""
-    if payload is None or payload == {} or payload == "":
-        return []
-    if not isinstance(payload, dict) or "batchItemFailures" not in payload:
-        return []  # no partial response: every item succeeded
-    failures = payload["batchItemFailures"]
-    if failures is None:
-        return []
-    if not isinstance(failures, list):
-        return None
-    found = []
-    for item in failures:
-        if not isinstance(item, dict) or not item.get("itemIdentifier"):
-            return None
-        if str(item["itemIdentifier"]) not in identifiers:
-            return None
-        found.append(str(item["itemIdentifier"]))
-    return found
+    or a ``batchItemFailures`` that is not a list (the testing kit's reading of the docs)."""
+    return events.failed_items({"Records": [{"messageId": i} for i in identifiers]}, payload)
 
 
 class SqsMapping(Worker):

@@ -1,13 +1,16 @@
-"""Template invariants that every example stack must hold, written once for every construct.
+"""The library's serverless invariants, over any synthesized template.
 
-Each check takes a synthesized template (dict) and returns the violations it finds, as
-human-readable strings; an empty list means the template holds the invariant.
+Each check takes a template (a dict) and returns the violations it finds as sentences that
+start with the logical id at fault; an empty list means the template holds the invariant.
+:func:`check_invariants` runs them all (less the ones opted out, each with its reason) and
+names each resource at fault by its construct path.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 Template = dict[str, Any]
@@ -216,7 +219,7 @@ def alarms_notify_each_action_once(template: Template) -> list[str]:
     return problems
 
 
-ALL_INVARIANTS: list[InvariantCheck] = [
+INVARIANTS: list[InvariantCheck] = [
     consumed_queues_have_redrive,
     stream_mappings_have_failure_destination_and_bounded_retries,
     subscriptions_have_redrive,
@@ -228,3 +231,56 @@ ALL_INVARIANTS: list[InvariantCheck] = [
     state_machines_are_traced_and_log_every_event,
     alarms_notify_each_action_once,
 ]
+
+
+#: The former name.
+ALL_INVARIANTS = INVARIANTS
+
+
+@dataclass(frozen=True)
+class Violation:
+    invariant: str
+    logical_id: str
+    path: str  # the construct path (aws:cdk:path), or the logical id where the template has none
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.invariant}: {self.path}: {self.message}"
+
+
+def check_invariants(
+    template: Template, *, skip: Mapping[str, str] | None = None
+) -> list[Violation]:
+    """Every invariant of :data:`INVARIANTS` over ``template``, except those in ``skip``
+    (invariant name -> why it does not apply here; a name that is no invariant is an error)."""
+    skip = dict(skip or {})
+    names = {check.__name__ for check in INVARIANTS}
+    unknown = sorted(set(skip) - names)
+    if unknown:
+        raise ValueError(
+            f"check_invariants: skip names {unknown}, which are no invariants; "
+            f"the invariants are {sorted(names)}"
+        )
+    empty = sorted(name for name, reason in skip.items() if not str(reason).strip())
+    if empty:
+        raise ValueError(f"check_invariants: skip gives no reason for {empty}")
+    resources_ = template.get("Resources", {})
+    found = []
+    for check in INVARIANTS:
+        if check.__name__ in skip:
+            continue
+        for message in check(template):
+            logical_id = message.split(" ", 1)[0]
+            metadata = resources_.get(logical_id, {}).get("Metadata", {})
+            path = str(metadata.get("aws:cdk:path", logical_id))
+            found.append(Violation(check.__name__, logical_id, path, message))
+    return found
+
+
+def assert_invariants(template: Template, *, skip: Mapping[str, str] | None = None) -> None:
+    """Fail (AssertionError listing every violation by construct path) unless ``template``
+    holds every invariant not in ``skip``."""
+    violations = check_invariants(template, skip=skip)
+    assert not violations, "serverless invariants violated:\n" + "\n".join(
+        f"  {v}" for v in violations
+    )

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from examples import EXAMPLE_STACKS
-from tests.examples import invariants as inv
+from serverless_patterns.testing import invariants as inv
 
 
 @pytest.mark.parametrize("check", inv.ALL_INVARIANTS, ids=lambda check: check.__name__)
@@ -181,3 +181,14 @@ def test_alarmed_dead_letter_queue_satisfies_the_alarm_invariant() -> None:
         ),
     )
     assert inv.dead_letter_queues_are_alarmed(ok) == []
+
+
+@pytest.mark.parametrize(
+    ("check", "bad_template", "expected"), VIOLATIONS, ids=lambda v: getattr(v, "__name__", "")
+)
+def test_every_violation_starts_with_the_logical_id_at_fault(
+    check: inv.InvariantCheck, bad_template: dict[str, Any], expected: list[str]
+) -> None:
+    """check_invariants names the resource at fault by the first word of the message."""
+    for message in check(bad_template):
+        assert message.split(" ", 1)[0] in bad_template["Resources"], message

@@ -7,7 +7,6 @@ between the test modules (names, tables, the exact environment) is passed in exp
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import importlib.util
 import json
@@ -30,6 +29,7 @@ import pytest
 from aws_lambda_powertools import Logger
 from moto import mock_aws
 
+from serverless_patterns.testing import events
 from tools.demo import serve_http  # noqa: F401 - the handler tests serve their fakes with it
 
 REGION = "us-east-1"
@@ -243,28 +243,9 @@ def drain(sqs: Any, queue_url: str, *, with_attributes: bool = True) -> list[dic
 
 
 def to_lambda_sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    """Convert one message from SQS ``ReceiveMessage`` into the record shape Lambda delivers."""
-    message_attributes = {
-        name: {
-            "stringValue": value.get("StringValue"),
-            "binaryValue": value.get("BinaryValue"),
-            "stringListValues": value.get("StringListValues", []),
-            "binaryListValues": value.get("BinaryListValues", []),
-            "dataType": value["DataType"],
-        }
-        for name, value in message.get("MessageAttributes", {}).items()
-    }
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": message_attributes,
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
+    """Convert one message from SQS ``ReceiveMessage`` into the record shape Lambda delivers
+    (the testing kit's builder, which the local runtime uses too)."""
+    return events.sqs_record_from_message(message, queue_arn)
 
 
 def create_upload_bucket(bucket: str, topic_arn: str) -> Any:
@@ -378,23 +359,16 @@ class KinesisStream:
 
     def to_lambda_record(self, record: dict[str, Any], *, role: str) -> dict[str, Any]:
         """Convert one record from Kinesis ``GetRecords`` into the record shape Lambda delivers
-        to a function whose execution role is named ``role``."""
-        return {
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": record["PartitionKey"],
-                "sequenceNumber": record["SequenceNumber"],
-                "data": base64.b64encode(record["Data"]).decode("ascii"),
-                "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{self.shard_id}:{record['SequenceNumber']}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/{role}",
-            "awsRegion": REGION,
-            "eventSourceARN": self.arn,
-        }
+        to a function whose execution role is named ``role`` (the testing kit's builder)."""
+        return events.kinesis_record(
+            record["Data"],
+            sequence_number=record["SequenceNumber"],
+            partition_key=record["PartitionKey"],
+            stream_arn=self.arn,
+            shard_id=self.shard_id,
+            arrival=record["ApproximateArrivalTimestamp"].timestamp(),
+            role_arn=f"arn:aws:iam::{ACCOUNT}:role/{role}",
+        )
 
     def lambda_records(self, payloads: list[bytes], *, role: str) -> list[dict[str, Any]]:
         """Put ``payloads`` onto the stream (keyed by :func:`partition_key`), read them back and
@@ -436,33 +410,25 @@ def api_gateway_event(
     body: str | None = None,
     base64_encoded: bool = False,
 ) -> dict[str, Any]:
-    """An API Gateway REST API Lambda proxy integration event (stage ``prod``).
-
-    Both shapes of the query string are given as they are to stand in the event.
-    """
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()} if headers else None,
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": multi_value_query,
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": "a1b2c3d4e5",
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": request_id,
-            "identity": {"sourceIp": "203.0.113.7", "userAgent": "tests"},
-        },
-        "body": body,
-        "isBase64Encoded": base64_encoded,
-    }
+    """An API Gateway REST API Lambda proxy integration event (stage ``prod``): the testing
+    kit's, with both shapes of the query string given as they are to stand in the event (so
+    that a test can give shapes API Gateway would not)."""
+    event = events.api_gateway_event(
+        method,
+        path,
+        resource=resource,
+        body=body,
+        headers=headers,
+        path_parameters=path_parameters,
+        request_id=request_id,
+    )
+    event.update(
+        queryStringParameters=query,
+        multiValueQueryStringParameters=multi_value_query,
+        body=body,
+        isBase64Encoded=base64_encoded,
+    )
+    return event
 
 
 # --- local network -----------------------------------------------------------------------------
