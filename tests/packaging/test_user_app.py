@@ -13,12 +13,15 @@ from __future__ import annotations
 import concurrent.futures
 import importlib.util
 import json
+import re
 import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.packaging.conftest import REPO_ROOT, Venv, clean_env, find_python, run
 
@@ -205,6 +208,39 @@ def test_asset_hashes_are_the_same_under_python_3_12_and_3_13(out312: Path, out3
     assert len({asset for ids in first.values() for asset in ids}) == 8, first
     for stack in STACKS:
         assert without_cdk_metadata(out312, stack) == without_cdk_metadata(out313, stack), stack
+
+
+#: Run by each clean virtualenv's own Python: the kit as a user's snapshot test runs it.
+NORMALIZE = """
+import json, sys
+from serverless_patterns.testing import normalize_template
+out, stacks = sys.argv[1], sys.argv[2:]
+normalized = {s: normalize_template(json.load(open(f"{out}/{s}.template.json"))) for s in stacks}
+print(json.dumps(normalized, sort_keys=True))
+"""
+
+
+@pytest.fixture(scope="module")
+def normalized(outs: dict[str, Path], venv312: Venv, venv313: Venv) -> dict[str, dict[str, Any]]:
+    """Each version's templates, normalized by the kit installed from the wheel in that
+    version's virtualenv."""
+    found = {}
+    for venv in (venv312, venv313):
+        out = outs[venv.version]
+        printed = run([venv.python, "-c", NORMALIZE, out, *STACKS], cwd=out, env=clean_env(venv))
+        found[venv.version] = json.loads(printed.strip().splitlines()[-1])
+    return found
+
+
+@pytest.mark.slow
+def test_the_kits_snapshots_of_the_users_app_are_the_same_under_3_12_and_3_13(
+    normalized: dict[str, dict[str, Any]], snapshot: SnapshotAssertion
+) -> None:
+    assert normalized["3.12"] == normalized["3.13"]
+    text = json.dumps(normalized["3.12"])
+    assert "ASSET[serverless-patterns:powertools-layer]" in text  # the library's, by name
+    assert not re.search(r"[0-9a-f]{64}", text)  # no hash left to follow code changes
+    assert normalized["3.12"] == snapshot.use_extension(JSONSnapshotExtension)
 
 
 @pytest.mark.slow
