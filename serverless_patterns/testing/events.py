@@ -187,16 +187,35 @@ def kinesis_event(
             for i, data in enumerate(records)
         ]
     }
-    if window is not None:
-        event.update(
-            window={"start": window[0], "end": window[1]},
-            state=dict(state or {}),
-            shardId=shard_id,
-            eventSourceARN=stream_arn,
-            isFinalInvokeForWindow=final,
-            isWindowTerminatedEarly=False,
-        )
-    return event
+    if window is None:
+        return event
+    return in_window(
+        event["Records"], window, state=state, final=final, shard_id=shard_id, stream_arn=stream_arn
+    )
+
+
+def in_window(
+    records: Sequence[Mapping[str, Any]],
+    window: tuple[str, str] | Mapping[str, str],
+    *,
+    state: Mapping[str, Any] | None = None,
+    final: bool = False,
+    shard_id: str = "shardId-000000000000",
+    stream_arn: str = STREAM_ARN,
+) -> dict[str, Any]:
+    """Stream ``records`` as a mapping with a tumbling window delivers them: the window, the
+    state the previous invocation of the window returned, and whether this is its final
+    invocation (where the function reports the window's result)."""
+    start, end = (window["start"], window["end"]) if isinstance(window, Mapping) else window
+    return {
+        "Records": list(records),
+        "window": {"start": start, "end": end},
+        "state": dict(state or {}),
+        "shardId": shard_id,
+        "eventSourceARN": stream_arn,
+        "isFinalInvokeForWindow": final,
+        "isWindowTerminatedEarly": False,
+    }
 
 
 # --- SNS, S3, EventBridge, Scheduler ----------------------------------------------------------
@@ -244,41 +263,73 @@ def sns_event(
     }
 
 
-def s3_event(
-    bucket: str, key: str, *, size: int = 0, event_name: str = "ObjectCreated:Put"
+def s3_record(
+    bucket: str,
+    key: str,
+    *,
+    size: int = 0,
+    etag: str | None = None,
+    event_name: str = "ObjectCreated:Put",
+    event_time: str | None = None,
+    configuration_id: str = "notification",
 ) -> dict[str, Any]:
-    """One S3 notification (as a bucket sends it to Lambda, SQS or SNS); ``key`` is
+    """One S3 notification record (as a bucket sends it to Lambda, SQS or SNS); ``key`` is
     URL-encoded in it, as S3 encodes it."""
     from urllib.parse import quote_plus
 
     return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                "eventName": event_name,
-                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
-                "requestParameters": {"sourceIPAddress": "203.0.113.7"},
-                "responseElements": {"x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "notification",
-                    "bucket": {
-                        "name": bucket,
-                        "ownerIdentity": {"principalId": "EXAMPLE"},
-                        "arn": f"arn:aws:s3:::{bucket}",
-                    },
-                    "object": {
-                        "key": quote_plus(key, safe="/"),
-                        "size": size,
-                        "eTag": hashlib.md5(key.encode()).hexdigest(),
-                        "sequencer": "0A1B2C3D4E5F678901",
-                    },
-                },
-            }
-        ]
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventTime": event_time
+        or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "eventName": event_name,
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "203.0.113.7"},
+        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "EXAMPLE"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": configuration_id,
+            "bucket": {
+                "name": bucket,
+                "ownerIdentity": {"principalId": "EXAMPLE"},
+                "arn": f"arn:aws:s3:::{bucket}",
+            },
+            "object": {
+                "key": quote_plus(key, safe="/"),
+                "size": size,
+                "eTag": etag or hashlib.md5(key.encode()).hexdigest(),
+                "sequencer": "0055AED6DCD90281E5",
+            },
+        },
+    }
+
+
+def s3_event(bucket: str, key: str, **options: Any) -> dict[str, Any]:
+    """An S3 notification of one object (the options of :func:`s3_record`)."""
+    return {"Records": [s3_record(bucket, key, **options)]}
+
+
+def sns_record_from_envelope(envelope: Mapping[str, Any], subscription_arn: str) -> dict[str, Any]:
+    """An SNS notification as an SQS subscriber (or HTTP endpoint) gets it, as the record Lambda
+    gets: the same fields, with Lambda's spelling of the two URLs."""
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": subscription_arn,
+        "Sns": {
+            "Type": envelope["Type"],
+            "MessageId": envelope["MessageId"],
+            "TopicArn": envelope["TopicArn"],
+            "Subject": envelope.get("Subject"),
+            "Message": envelope["Message"],
+            "Timestamp": envelope["Timestamp"],
+            "SignatureVersion": envelope["SignatureVersion"],
+            "Signature": envelope["Signature"],
+            "SigningCertUrl": envelope["SigningCertURL"],
+            "UnsubscribeUrl": envelope["UnsubscribeURL"],
+            "MessageAttributes": dict(envelope.get("MessageAttributes") or {}),
+        },
     }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from serverless_patterns.testing import events
 from tests.handlers.support import (
     LAMBDA_SRC,
     FakeLambdaContext,
@@ -63,15 +64,14 @@ def window_event(
     final: bool = False,
 ) -> dict[str, Any]:
     """The event Lambda sends a function whose event source mapping has a tumbling window."""
-    return {
-        "Records": records,
-        "window": dict(WINDOW),
-        "state": dict(state),
-        "shardId": env.stream.shard_id,
-        "eventSourceARN": env.stream.arn,
-        "isFinalInvokeForWindow": final,
-        "isWindowTerminatedEarly": False,
-    }
+    return events.in_window(
+        records,
+        WINDOW,
+        state=state,
+        final=final,
+        shard_id=env.stream.shard_id,
+        stream_arn=env.stream.arn,
+    )
 
 
 def sequence_number(record: dict[str, Any]) -> str:

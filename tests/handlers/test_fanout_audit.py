@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import ModuleType
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 import pytest
 
+from serverless_patterns.testing import events
 from tests.handlers.support import (
     LAMBDA_SRC,
     REGION,
@@ -58,28 +58,6 @@ class AwsEnv:
     test_event_envelope: dict[str, Any]
 
 
-def to_lambda_sns_record(envelope: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
-    """Convert an SNS envelope (as an SQS subscriber gets it) into the record Lambda gets."""
-    return {
-        "EventSource": "aws:sns",
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": subscription_arn,
-        "Sns": {
-            "Type": envelope["Type"],
-            "MessageId": envelope["MessageId"],
-            "TopicArn": envelope["TopicArn"],
-            "Subject": envelope.get("Subject"),
-            "Message": envelope["Message"],
-            "Timestamp": envelope["Timestamp"],
-            "SignatureVersion": envelope["SignatureVersion"],
-            "Signature": envelope["Signature"],
-            "SigningCertUrl": envelope["SigningCertURL"],
-            "UnsubscribeUrl": envelope["UnsubscribeURL"],
-            "MessageAttributes": envelope.get("MessageAttributes", {}),
-        },
-    }
-
-
 def publish(env: AwsEnv, message: str) -> dict[str, Any]:
     """Publish ``message`` to the topic; return the SNS envelope the tap received for it."""
     message_id = env.sns.publish(TopicArn=env.topic_arn, Message=message)["MessageId"]
@@ -90,7 +68,7 @@ def publish(env: AwsEnv, message: str) -> dict[str, Any]:
 
 
 def sns_event(env: AwsEnv, envelope: dict[str, Any]) -> dict[str, Any]:
-    return {"Records": [to_lambda_sns_record(envelope, env.subscription_arn)]}
+    return {"Records": [events.sns_record_from_envelope(envelope, env.subscription_arn)]}
 
 
 def s3_notification(env: AwsEnv, *keys: str) -> str:
@@ -99,27 +77,14 @@ def s3_notification(env: AwsEnv, *keys: str) -> str:
     for key in keys:
         head = env.s3.head_object(Bucket=BUCKET, Key=key)
         records.append(
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": EVENT_TIME,
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
-                "requestParameters": {"sourceIPAddress": "203.0.113.7"},
-                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "media-uploads",
-                    "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
-                    "object": {
-                        "key": quote_plus(key, safe="/"),
-                        "size": head["ContentLength"],
-                        "eTag": head["ETag"].strip('"'),
-                        "sequencer": "0055AED6DCD90281E5",
-                    },
-                },
-            }
+            events.s3_record(
+                BUCKET,
+                key,
+                size=head["ContentLength"],
+                etag=head["ETag"].strip('"'),
+                event_time=EVENT_TIME,
+                configuration_id="media-uploads",
+            )
         )
     return json.dumps({"Records": records})
 
