@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from serverless_patterns.local import catalog
 from serverless_patterns.local.mapping_templates import render
+from serverless_patterns.testing.events import is_text
 
 if TYPE_CHECKING:
     from serverless_patterns.local.runtime import Runtime
@@ -897,7 +898,7 @@ class ApiFront:
         for key, value in request.query:
             query_multi.setdefault(key, []).append(value)
         text = request.body.decode("utf-8", errors="replace") if request.body else None
-        binary = bool(request.body) and not _is_text(request.body)
+        binary = bool(request.body) and not is_text(request.body)
         event = {
             "resource": method.resource_path,
             "path": "/" + context["path"].split("/", 2)[-1],
@@ -1200,14 +1201,6 @@ def _parameter(source: str, params: Mapping[str, Any]) -> str | None:
         found = values.get(name)
         return None if found is None else str(found)
     return None
-
-
-def _is_text(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _valid_proxy_answer(payload: Mapping[str, Any]) -> bool:

@@ -384,7 +384,7 @@ def api_gateway_event(
     multi: dict[str, list[str]] = {}
     for key, value in pairs:
         multi.setdefault(key, []).append(value)
-    binary = isinstance(body, bytes) and not _is_text(body)
+    binary = isinstance(body, bytes) and not is_text(body)
     text = (
         None
         if body is None
@@ -418,7 +418,8 @@ def api_gateway_event(
     }
 
 
-def _is_text(data: bytes) -> bool:
+def is_text(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 text (API Gateway base64-encodes a body that is not)."""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
