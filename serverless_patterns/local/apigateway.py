@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 from serverless_patterns.local import catalog
 from serverless_patterns.local.mapping_templates import render
-from serverless_patterns.testing.events import is_text
+from serverless_patterns.testing import events
+from serverless_patterns.testing.invariants import referenced_id
 
 if TYPE_CHECKING:
     from serverless_patterns.local.runtime import Runtime
@@ -188,17 +189,6 @@ def _compile(resource_path: str) -> tuple[tuple[int, ...], re.Pattern[str]]:
     return tuple(rank), re.compile("/" + "/".join(parts) + "/?" if parts else "/?")
 
 
-def _ref(value: Any) -> str | None:
-    """The logical id a ``Ref`` or ``Fn::GetAtt`` names."""
-    if isinstance(value, dict):
-        if "Ref" in value:
-            return str(value["Ref"])
-        if "Fn::GetAtt" in value:
-            target = value["Fn::GetAtt"]
-            return str(target[0] if isinstance(target, list) else str(target).split(".")[0])
-    return None
-
-
 def _number(value: Any) -> float | None:
     try:
         return float(value) if value is not None else None
@@ -249,7 +239,7 @@ def _stack_apis(stack: str, found: list[catalog.Resource]) -> list[Api]:
     }
 
     def path_of(reference: Any) -> str:
-        logical = _ref(reference)
+        logical = referenced_id(reference)
         if logical is None or logical in apis or logical not in of:
             return "/"  # the API's root resource
         props = of[logical].raw
@@ -264,15 +254,15 @@ def _stack_apis(stack: str, found: list[catalog.Resource]) -> list[Api]:
         for r in typed("AWS::ApiGateway::ApiKey")
     }
     for r in typed("AWS::ApiGateway::Method"):
-        api = apis.get(_ref(r.raw.get("RestApiId")) or "")
+        api = apis.get(referenced_id(r.raw.get("RestApiId")) or "")
         if api is None:
             continue
         props = r.properties
-        validator = of.get(_ref(r.raw.get("RequestValidatorId")) or "")
-        authorizer = of.get(_ref(r.raw.get("AuthorizerId")) or "")
+        validator = of.get(referenced_id(r.raw.get("RequestValidatorId")) or "")
+        authorizer = of.get(referenced_id(r.raw.get("AuthorizerId")) or "")
         models = {}
         for content_type, model in (r.raw.get("RequestModels") or {}).items():
-            model_resource = of.get(_ref(model) or "")
+            model_resource = of.get(referenced_id(model) or "")
             if model_resource is not None:
                 models[content_type] = model_resource.properties.get("Schema")
         identity = "Authorization"
@@ -300,7 +290,7 @@ def _stack_apis(stack: str, found: list[catalog.Resource]) -> list[Api]:
         )
         api.methods[(method.resource_path, method.http_method)] = method
     for r in typed("AWS::ApiGateway::Stage") + typed("AWS::ApiGateway::Deployment"):
-        api = apis.get(_ref(r.raw.get("RestApiId")) or "")
+        api = apis.get(referenced_id(r.raw.get("RestApiId")) or "")
         props = r.properties
         name = props.get("StageName")
         if api is None or not name or name in api.stages:
@@ -320,14 +310,14 @@ def _stack_apis(stack: str, found: list[catalog.Resource]) -> list[Api]:
         )
     plan_keys: dict[str, set[str]] = {}
     for r in typed("AWS::ApiGateway::UsagePlanKey"):
-        plan_id = _ref(r.raw.get("UsagePlanId")) or ""
-        key = keys.get(_ref(r.raw.get("KeyId")) or "")
+        plan_id = referenced_id(r.raw.get("UsagePlanId")) or ""
+        key = keys.get(referenced_id(r.raw.get("KeyId")) or "")
         if key:
             plan_keys.setdefault(plan_id, set()).add(key)
     for r in typed("AWS::ApiGateway::UsagePlan"):
         props, raw = r.properties, r.raw
         stages = {
-            (_ref(s.get("ApiId")) or "", str(s.get("Stage", "")))
+            (referenced_id(s.get("ApiId")) or "", str(s.get("Stage", "")))
             for s in raw.get("ApiStages") or []
             if isinstance(s, dict)
         }
@@ -889,33 +879,20 @@ class ApiFront:
         if found is None:
             return Response.gateway(500, "Internal server error")
         function = found.group(1)
-        single: dict[str, str] = {}
-        multi: dict[str, list[str]] = {}
-        for key, value in request.headers:
-            single[key] = value
-            multi.setdefault(key, []).append(value)
-        query_multi: dict[str, list[str]] = {}
-        for key, value in request.query:
-            query_multi.setdefault(key, []).append(value)
-        text = request.body.decode("utf-8", errors="replace") if request.body else None
-        binary = bool(request.body) and not is_text(request.body)
-        event = {
-            "resource": method.resource_path,
-            "path": "/" + context["path"].split("/", 2)[-1],
-            "httpMethod": request.method,
-            "headers": single or None,
-            "multiValueHeaders": multi or None,
-            "queryStringParameters": {k: v[-1] for k, v in query_multi.items()} or None,
-            "multiValueQueryStringParameters": query_multi or None,
-            "pathParameters": path_params or None,
-            "stageVariables": stage.variables or None,
-            "requestContext": {
-                **{k: v for k, v in context.items() if k not in ("error",)},
+        event = events.api_gateway_event(
+            request.method,
+            "/" + context["path"].split("/", 2)[-1],
+            resource=method.resource_path,
+            body=request.body or None,
+            headers=request.headers,
+            query=request.query,
+            path_parameters=path_params,
+            stage_variables=stage.variables,
+            request_context={
+                **{k: v for k, v in context.items() if k != "error"},
                 "resourcePath": method.resource_path,
             },
-            "body": base64.b64encode(request.body).decode() if binary else text,
-            "isBase64Encoded": binary,
-        }
+        )
         result = self._call(lambda: self.runtime.invoke(self._qualified(function), event), timeout)
         if not result.ok:
             context["error"] = {"message": "Internal server error"}
@@ -1034,9 +1011,7 @@ class ApiFront:
             answer = self._http(verb, url, text.encode() or None, mapped, timeout)
         else:
             answer = self._call(lambda: self._aws(integration, text, params), timeout)
-        return self._integration_response(
-            integration, answer, params, context, stage, lambda_error=None
-        )
+        return self._integration_response(integration, answer, params, context, stage)
 
     def _aws(self, integration: Mapping[str, Any], body: str, params: dict[str, Any]) -> Response:
         from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
@@ -1098,10 +1073,11 @@ class ApiFront:
         params: dict[str, Any],
         context: dict[str, Any],
         stage: Stage,
-        lambda_error: str | None,
     ) -> Response:
+        """The integration response selected by the answer's status (non-Lambda integrations
+        match ``SelectionPattern`` against it), its templates and header mappings applied."""
         responses = list(integration.get("IntegrationResponses") or [])
-        subject = lambda_error if lambda_error is not None else str(answer.status)
+        subject = str(answer.status)
         chosen = None
         for candidate in responses:
             pattern = candidate.get("SelectionPattern")
@@ -1110,9 +1086,7 @@ class ApiFront:
                 break
         if chosen is None:
             chosen = next((c for c in responses if not c.get("SelectionPattern")), None)
-        if chosen is None:
-            if not responses:  # no integration response: API Gateway answers 500
-                return Response.gateway(500, "Internal server error")
+        if chosen is None:  # no integration response for the answer: API Gateway answers 500
             return Response.gateway(500, "Internal server error")
         status = int(chosen.get("StatusCode") or 200)
         body = answer.body

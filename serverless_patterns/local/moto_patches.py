@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from serverless_patterns.local.runtime import LOG, Runtime, queue_url
+from serverless_patterns.testing import events
 
 _ACCESS_KEY = re.compile(r"Credential=([A-Z0-9]+)/")
 _IAM_ACTIONS = {
@@ -135,27 +136,23 @@ def _sns(runtime: Runtime) -> None:
         if message_structure == "json":
             message = self._parse_message_structure(message, self.protocol)
         now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        record = {
-            "EventVersion": "1.0",
-            "EventSubscriptionArn": self.arn,
-            "EventSource": "aws:sns",
-            "Sns": {
-                "Type": "Notification",
-                "MessageId": message_id,
-                "TopicArn": self.topic.arn,
-                "Subject": subject,
-                "Message": message,
-                "Timestamp": now,
-                "SignatureVersion": "1",
-                "Signature": "LOCAL",
-                "SigningCertUrl": "",
-                "UnsubscribeUrl": "",
-                "MessageAttributes": {
-                    name: {"Type": value.get("Type"), "Value": value.get("Value")}
-                    for name, value in (message_attributes or {}).items()
-                },
+        envelope = {
+            "Type": "Notification",
+            "MessageId": message_id,
+            "TopicArn": self.topic.arn,
+            "Subject": subject,
+            "Message": message,
+            "Timestamp": now,
+            "SignatureVersion": "1",
+            "Signature": "LOCAL",
+            "SigningCertURL": "",
+            "UnsubscribeURL": "",
+            "MessageAttributes": {
+                name: {"Type": value.get("Type"), "Value": value.get("Value")}
+                for name, value in (message_attributes or {}).items()
             },
         }
+        record = events.sns_record_from_envelope(envelope, self.arn)
         try:
             runtime.function_spec(self.endpoint)
         except Exception:

@@ -951,26 +951,6 @@ class KinesisMapping(Worker):
         arrival = float(record["ApproximateArrivalTimestamp"].timestamp())
         return math.floor(arrival / length) * length
 
-    def _event_record(
-        self, spec: FunctionSpec, shard: ShardState, record: dict[str, Any]
-    ) -> dict[str, Any]:
-        return {
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": record["PartitionKey"],
-                "sequenceNumber": record["SequenceNumber"],
-                "data": base64.b64encode(record["Data"]).decode(),
-                "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{shard.shard_id}:{record['SequenceNumber']}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": spec.role_arn,
-            "awsRegion": self.stream_arn.split(":")[3],
-            "eventSourceARN": self.stream_arn,
-        }
-
     def _event(
         self,
         spec: FunctionSpec,
@@ -980,21 +960,32 @@ class KinesisMapping(Worker):
         final: bool = False,
         window_start: float | None = None,
     ) -> dict[str, Any]:
-        event: dict[str, Any] = {"Records": [self._event_record(spec, shard, r) for r in batch]}
-        if self.tumbling:
-            start = window_start if window_start is not None else self._window_of(batch[0])
-            length = self.runtime.clock.scaled(self.tumbling)
-            event.update(
-                {
-                    "window": {"start": _iso(start), "end": _iso(start + length)},
-                    "state": shard.state.get(start, {}),
-                    "shardId": shard.shard_id,
-                    "eventSourceARN": self.stream_arn,
-                    "isFinalInvokeForWindow": final,
-                    "isWindowTerminatedEarly": False,
-                }
+        """The records of ``batch`` (from GetRecords) as Lambda delivers them, in their
+        tumbling window where the mapping has one (the testing kit's shapes)."""
+        records = [
+            events.kinesis_record(
+                r["Data"],
+                sequence_number=r["SequenceNumber"],
+                partition_key=r["PartitionKey"],
+                stream_arn=self.stream_arn,
+                shard_id=shard.shard_id,
+                arrival=r["ApproximateArrivalTimestamp"].timestamp(),
+                role_arn=spec.role_arn,
             )
-        return event
+            for r in batch
+        ]
+        if not self.tumbling:
+            return {"Records": records}
+        start = window_start if window_start is not None else self._window_of(batch[0])
+        end = start + self.runtime.clock.scaled(self.tumbling)
+        return events.in_window(
+            records,
+            (_iso(start), _iso(end)),
+            state=shard.state.get(start, {}),
+            final=final,
+            shard_id=shard.shard_id,
+            stream_arn=self.stream_arn,
+        )
 
     def _invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> InvokeResult:
         with self.runtime.activity.busy():

@@ -363,27 +363,34 @@ def scheduler_event(payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
 # --- API Gateway ------------------------------------------------------------------------------
 
 
+def _grouped(pairs: Sequence[tuple[str, str]] | Mapping[str, str] | None) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for key, value in list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs or []):
+        grouped.setdefault(key, []).append(value)
+    return grouped
+
+
 def api_gateway_event(
     method: str,
     path: str,
     *,
     resource: str | None = None,
     body: str | bytes | Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
+    headers: Sequence[tuple[str, str]] | Mapping[str, str] | None = None,
     query: Sequence[tuple[str, str]] | Mapping[str, str] | None = None,
     path_parameters: Mapping[str, str] | None = None,
     stage: str = "prod",
+    stage_variables: Mapping[str, str] | None = None,
     request_id: str | None = None,
     identity: Mapping[str, Any] | None = None,
     authorizer: Mapping[str, Any] | None = None,
+    request_context: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A REST API (v1) Lambda proxy integration event: a binary ``body`` is base64-encoded,
-    a dict sent as JSON; repeated query parameters land in both query shapes as API Gateway
-    puts them."""
-    pairs = list(query.items()) if isinstance(query, Mapping) else list(query or [])
-    multi: dict[str, list[str]] = {}
-    for key, value in pairs:
-        multi.setdefault(key, []).append(value)
+    a dict sent as JSON; repeated headers and query parameters land in both shapes as API
+    Gateway puts them (the last value in the single-value one). ``request_context`` replaces
+    the example request context (the local API front passes its own)."""
+    header_values, query_values = _grouped(headers), _grouped(query)
     binary = isinstance(body, bytes) and not is_text(body)
     text = (
         None
@@ -392,17 +399,10 @@ def api_gateway_event(
         if binary and isinstance(body, bytes)
         else _text(body)
     )
-    return {
-        "resource": resource or path,
-        "path": path,
-        "httpMethod": method,
-        "headers": dict(headers) if headers else None,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()} if headers else None,
-        "queryStringParameters": {k: v[-1] for k, v in multi.items()} or None,
-        "multiValueQueryStringParameters": multi or None,
-        "pathParameters": dict(path_parameters) if path_parameters else None,
-        "stageVariables": None,
-        "requestContext": {
+    context = (
+        dict(request_context)
+        if request_context is not None
+        else {
             "accountId": ACCOUNT,
             "apiId": "a1b2c3d4e5",
             "resourcePath": resource or path,
@@ -412,7 +412,19 @@ def api_gateway_event(
             "requestId": request_id or str(uuid.uuid4()),
             "identity": {"sourceIp": "203.0.113.7", "userAgent": "tests", **dict(identity or {})},
             **({"authorizer": dict(authorizer)} if authorizer else {}),
-        },
+        }
+    )
+    return {
+        "resource": resource or path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {k: v[-1] for k, v in header_values.items()} or None,
+        "multiValueHeaders": header_values or None,
+        "queryStringParameters": {k: v[-1] for k, v in query_values.items()} or None,
+        "multiValueQueryStringParameters": query_values or None,
+        "pathParameters": dict(path_parameters) if path_parameters else None,
+        "stageVariables": dict(stage_variables) if stage_variables else None,
+        "requestContext": context,
         "body": text,
         "isBase64Encoded": binary,
     }

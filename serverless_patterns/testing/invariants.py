@@ -32,12 +32,14 @@ def resources(template: Template, *types: str) -> Iterator[tuple[str, dict[str, 
 
 
 def referenced_id(value: Any) -> str | None:
-    """Logical id behind ``Ref`` / ``Fn::GetAtt`` (None for a literal, e.g. an imported ARN)."""
+    """Logical id behind ``Ref`` / ``Fn::GetAtt`` (None for a literal, e.g. an imported ARN);
+    ``Fn::GetAtt`` as a list or in its ``"Logical.Attribute"`` string form."""
     if isinstance(value, dict):
         if "Ref" in value:
             return str(value["Ref"])
         if "Fn::GetAtt" in value:
-            return str(value["Fn::GetAtt"][0])
+            target = value["Fn::GetAtt"]
+            return str(target[0] if isinstance(target, list) else str(target).split(".")[0])
     return None
 
 
