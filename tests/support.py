@@ -11,10 +11,9 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk
 
-from serverless_patterns.testing import cdk_context, synth_app
+from serverless_patterns.testing import synth_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CDK_CONTEXT: dict[str, Any] = cdk_context(REPO_ROOT / "cdk.json")
 
 
 def new_app(**context: Any) -> cdk.App:

@@ -151,9 +151,19 @@ class Local:
             )
         )
 
+    def control(self, path: str, *, method: str = "GET", body: Any = None) -> Any:
+        """A call to the local runtime's control endpoints (``/_sp_local/<path>``)."""
+        request = urllib.request.Request(
+            f"{self.endpoint}/_sp_local/{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method=method,
+        )
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return json.loads(reply.read() or b"null")
+
     def status(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.endpoint}/_sp_local/status", timeout=10) as reply:
-            return dict(json.loads(reply.read()))
+        return dict(self.control("status"))
 
     def settle(
         self, *, quiet: float = 3.0, timeout: float = 120.0, until: Callable[[], bool] | None = None
@@ -171,8 +181,7 @@ class Local:
 
     def apis(self) -> dict[str, str]:
         """The local URL of each deployed REST API stage, by stack name."""
-        with urllib.request.urlopen(f"{self.endpoint}/_sp_local/apis", timeout=10) as reply:
-            return {a["stack"]: a["url"] for a in json.loads(reply.read())["apis"]}
+        return {a["stack"]: a["url"] for a in self.control("apis")["apis"]}
 
     def caller(self, name: str, *, allowed: bool = True) -> dict[str, str]:
         """Credentials of a new IAM user of the emulator: with ``allowed``, it may
@@ -199,31 +208,16 @@ class Local:
 
     def fault(self, **fault: Any) -> None:
         """Make the emulator fail the next calls of one operation (see ``/_sp_local/faults``)."""
-        request = urllib.request.Request(
-            f"{self.endpoint}/_sp_local/faults",
-            data=json.dumps(fault).encode(),
-            headers={"Content-Type": "application/json"},
-            method="DELETE" if not fault else "POST",
-        )
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        self.control("faults", method="POST", body=fault)
+
+    def clear_faults(self) -> None:
+        self.control("faults", method="DELETE")
 
     def set_time_scale(self, scale: float) -> None:
-        request = urllib.request.Request(
-            f"{self.endpoint}/_sp_local/time-scale",
-            data=json.dumps({"scale": scale}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        self.control("time-scale", method="POST", body={"scale": scale})
 
     def run_schedule(self, name: str) -> None:
-        request = urllib.request.Request(
-            f"{self.endpoint}/_sp_local/schedules/{name}/run", method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        self.control(f"schedules/{name}/run", method="POST")
 
     def invoke(self, function: str, event: Any) -> Any:
         answer = self.client("lambda").invoke(
@@ -788,12 +782,12 @@ def legacy_http(local: Local) -> list[Row]:
     translator = local.physical("LegacyProxyExample", "InventoryTranslatorFunction")
     env = local.client("lambda").get_function_configuration(FunctionName=translator)
     legacy_url = env["Environment"]["Variables"].get("LEGACY_BASE_URL", "")
-    port = urllib.parse.urlsplit(legacy_url)
-    if port.hostname != "127.0.0.1" or port.port is None:
+    legacy = urllib.parse.urlsplit(legacy_url)
+    if legacy.hostname != "127.0.0.1" or legacy.port is None:
         return [Row("legacy HTTP", f"legacy service at {legacy_url}", "not local", "local")]
     caller = local.caller("inventory-caller")
     rows = []
-    with legacy_inventory(port.port):
+    with legacy_inventory(legacy.port):
         for item in ("1", "2", "1"):
             answer = call_api("GET", f"{base}items/{item}", caller=caller)
             got = (answer.json() or {}).get("sku")
@@ -846,7 +840,7 @@ def ingest_http(local: Local, *, good: int = 20) -> list[Row]:
     throttled = call_api(
         "POST", base + "records", body={"data": click(0), "partitionKey": "u0"}, caller=caller
     )
-    local.fault()
+    local.clear_faults()
     counted, archived = _click_counts(local, run, good)
     retryable = ((throttled.json() or {}).get("error") or {}).get("retryable")
     return [

@@ -61,6 +61,12 @@ def _injected(faults: list[Fault], lock: threading.Lock, environ: dict[str, Any]
     return None
 
 
+def _json_body(environ: dict[str, Any]) -> Any:
+    """A control request's JSON body ({} when it has none)."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return json.loads(environ["wsgi.input"].read(length) or b"{}")
+
+
 def _control(runtime: Any, app: Any, front: Any) -> Callable[..., Iterable[bytes]]:
     faults: list[Fault] = []
     lock = threading.Lock()
@@ -86,9 +92,8 @@ def _control(runtime: Any, app: Any, front: Any) -> Callable[..., Iterable[bytes
         status = "404 Not Found"
         body: dict[str, Any] = {"error": f"no such endpoint: {path}"}
         if route == ["faults"] and method == "POST":
-            length = int(environ.get("CONTENT_LENGTH") or 0)
             try:
-                fault = Fault(**json.loads(environ["wsgi.input"].read(length) or b"{}"))
+                fault = Fault(**_json_body(environ))
             except (TypeError, ValueError) as error:
                 status, body = "400 Bad Request", {"error": f"not a fault: {error}"}
             else:
@@ -96,9 +101,8 @@ def _control(runtime: Any, app: Any, front: Any) -> Callable[..., Iterable[bytes
                     faults.append(fault)
                 status, body = "200 OK", {"faults": [vars(f) for f in faults]}
         elif route == ["time-scale"] and method == "POST":
-            length = int(environ.get("CONTENT_LENGTH") or 0)
             try:
-                scale = float(json.loads(environ["wsgi.input"].read(length) or b"{}")["scale"])
+                scale = float(_json_body(environ)["scale"])
                 if not scale > 0:
                     raise ValueError(f"{scale} is not > 0")
             except (KeyError, TypeError, ValueError) as error:

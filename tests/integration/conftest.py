@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tools import deploy
+from tools import demo, deploy
 
 TIME_SCALE = 60.0
 
@@ -64,3 +64,9 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         yield Deployed(
             emulator, {r.stack_name: r for r in reports}, stacks, physical_ids, legacy_port
         )
+
+
+@pytest.fixture(scope="session")
+def local(deployed: Deployed) -> demo.Local:
+    """Clients of the deployed emulator, with the demo's helpers (where events ended)."""
+    return demo.Local(deployed.emulator.endpoint)

@@ -23,11 +23,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def local(deployed: Deployed) -> demo.Local:
-    return demo.Local(deployed.emulator.endpoint)
-
-
-@pytest.fixture(scope="module")
 def caller(local: demo.Local) -> dict[str, str]:
     return local.caller("api-test")
 
@@ -277,7 +272,7 @@ def test_a_throttled_stream_is_answered_429_retryable(
     try:
         answer = demo.call_api("POST", apis["KinesisExample"] + path, body=body, caller=caller)
     finally:
-        local.fault()
+        local.clear_faults()
     assert answer.status == 429
     assert _error(answer) == {
         "code": "Throttled",

@@ -33,11 +33,6 @@ ORDERS = int(os.environ.get("E2E_ORDERS", "300"))
 CLICKS = int(os.environ.get("E2E_CLICKS", "300"))
 
 
-@pytest.fixture(scope="module")
-def local(deployed: Deployed) -> demo.Local:
-    return demo.Local(deployed.emulator.endpoint)
-
-
 def _zip(source: str) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -82,15 +77,6 @@ def _asset_of(local: demo.Local, function: str) -> dict[str, str]:
                     bucket = bucket.replace("${AWS::Region}", "us-east-1")
                 return {"S3Bucket": bucket, "S3Key": code["S3Key"]}
     raise LookupError(function)
-
-
-def _wait(check: Callable[[], bool], timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 # --- every example, as make demo runs it ---------------------------------------------------
@@ -195,7 +181,9 @@ def test_kinesis_poison_records_reach_the_on_failure_destination_and_nothing_els
             starts = [r["KinesisBatchInfo"]["startSequenceNumber"] for r in reported()]
             return {sequences[s] for s in starts if s in sequences}
 
-        assert _wait(lambda: archived() >= CLICKS and len(poison_reported()) >= poison, timeout=240)
+        assert local.settle(
+            until=lambda: archived() >= CLICKS and len(poison_reported()) >= poison, timeout=240
+        )
     assert archived() == CLICKS
     reports = [r for r in reported() if r["KinesisBatchInfo"]["startSequenceNumber"] in sequences]
     assert all(r["KinesisBatchInfo"]["batchSize"] == 1 for r in reports)
@@ -251,7 +239,7 @@ def test_a_handler_that_times_out_or_crashes_mid_batch_loses_nothing(
                 if str(i["order_id"]).startswith(run)
             }
 
-        assert _wait(lambda: len(stored()) == len(orders), timeout=120), (
+        assert local.settle(until=lambda: len(stored()) == len(orders), timeout=120), (
             f"stored {len(stored())} of {len(orders)}"
         )
     assert (tmp_path / "faulted").exists()  # the fault did happen, and nothing was lost
