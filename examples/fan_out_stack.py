@@ -16,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from examples._shared import access_log_bucket, allow_objects, lambda_code, private_bucket, table
-from serverless_patterns import FanOutTopic, ServerlessFunction
+from serverless_patterns import FanOutTopic, PatternsDashboard, ServerlessFunction
 from serverless_patterns.alarms import encrypted_alarm_topic
 
 
@@ -59,6 +59,8 @@ def stack_suffix(stack: Stack) -> str:
 class FanOutExampleStack(Stack):
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
+        # Filled at synthesis: every construct of this stack, created below, gets a segment.
+        PatternsDashboard(self, "Dashboard")
         alarm_topic = encrypted_alarm_topic(self, "AlarmTopic")
 
         access_logs = access_log_bucket(self)

@@ -17,7 +17,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from examples._shared import lambda_code, table
-from serverless_patterns import Connector, FilterPipeline, ServerlessFunction, Stage
+from serverless_patterns import (
+    Connector,
+    FilterPipeline,
+    PatternsDashboard,
+    ServerlessFunction,
+    Stage,
+)
 from serverless_patterns.alarms import encrypted_alarm_topic
 
 #: (stage name, handler folder in lambda_src/, description)
@@ -34,6 +40,8 @@ class _OrderPipelineExampleStack(Stack):
 
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
+        # Filled at synthesis: every construct of this stack, created below, gets a segment.
+        PatternsDashboard(self, "Dashboard")
         alarm_topic = encrypted_alarm_topic(self, "AlarmTopic")
         orders = table(self, "OrdersTable", "order_id")
         accepted = sns.Topic(

@@ -20,13 +20,15 @@ from examples._shared import (
     private_bucket,
     table,
 )
-from serverless_patterns import KinesisBatchConsumer, ServerlessFunction
+from serverless_patterns import KinesisBatchConsumer, PatternsDashboard, ServerlessFunction
 from serverless_patterns.alarms import encrypted_alarm_topic, notify, occurrence_alarm
 
 
 class KinesisExampleStack(Stack):
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
+        # Filled at synthesis: every construct of this stack, created below, gets a segment.
+        PatternsDashboard(self, "Dashboard")
         alarm_topic = encrypted_alarm_topic(self, "AlarmTopic")
         page_views = table(self, "PageViewsTable", "page", "window_start")
         archive = private_bucket(
@@ -80,7 +82,11 @@ class KinesisExampleStack(Stack):
                     statistic=cloudwatch.Stats.SUM,
                     period=Duration.minutes(5),
                 ),
-                description=f"{service} dropped records that are not click events",
+                description=(
+                    f"{service} dropped records that are not click events. First: its log "
+                    "('malformed record dropped', WARNING) gives each one's sequence number and "
+                    "reason; fix the producer (dropped records are not retried)."
+                ),
             )
             notify([alarm], alarm_topic)
 

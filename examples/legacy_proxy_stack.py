@@ -9,7 +9,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from serverless_patterns import LegacyApiProxy
+from serverless_patterns import LegacyApiProxy, PatternsDashboard
 from serverless_patterns.alarms import encrypted_alarm_topic
 
 #: Placeholder; deploy with `-c legacy_inventory_url=https://inventory.internal.example`.
@@ -19,6 +19,8 @@ DEFAULT_LEGACY_URL = "https://legacy-inventory.example.com"
 class LegacyProxyExampleStack(Stack):
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
+        # Filled at synthesis: every construct of this stack, created below, gets a segment.
+        PatternsDashboard(self, "Dashboard")
         legacy_url = self.node.try_get_context("legacy_inventory_url") or DEFAULT_LEGACY_URL
         # Legacy services are usually private: the translator runs inside the legacy network.
         # Here a VPC of isolated subnets (nothing in it bills); give the proxy your own VPC and

@@ -7,13 +7,15 @@ from typing import Any
 from aws_cdk import Duration, Stack
 from constructs import Construct
 
-from serverless_patterns import ProbeTarget, ScheduledProbe
+from serverless_patterns import PatternsDashboard, ProbeTarget, ScheduledProbe
 from serverless_patterns.alarms import encrypted_alarm_topic
 
 
 class ProbeExampleStack(Stack):
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
+        # Filled at synthesis: every construct of this stack, created below, gets a segment.
+        PatternsDashboard(self, "Dashboard")
         ScheduledProbe(
             self,
             "Websites",

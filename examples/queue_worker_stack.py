@@ -8,13 +8,15 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from examples._shared import lambda_code, table
-from serverless_patterns import QueueWorker, ServerlessFunction
+from serverless_patterns import PatternsDashboard, QueueWorker, ServerlessFunction
 from serverless_patterns.alarms import encrypted_alarm_topic
 
 
 class QueueWorkerExampleStack(Stack):
     def __init__(self, scope: Construct, id: str, **kwargs: Any) -> None:
         super().__init__(scope, id, **kwargs)
+        # Filled at synthesis: every construct of this stack, created below, gets a segment.
+        PatternsDashboard(self, "Dashboard")
         alarm_topic = encrypted_alarm_topic(self, "AlarmTopic")
         orders = table(self, "OrdersTable", "order_id")
         function = ServerlessFunction(

@@ -11,7 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from serverless_patterns.alarms import AlarmKind, AlarmSettings
     from serverless_patterns.command_router import CommandRouter, CommandVersion
+    from serverless_patterns.dashboards import PatternsDashboard
     from serverless_patterns.fan_out_topic import FanOutTopic
     from serverless_patterns.filter_pipeline import (
         Connector,
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
+    "AlarmKind": "alarms",
+    "AlarmSettings": "alarms",
+    "PatternsDashboard": "dashboards",
     "ASSET_EXCLUDES": "functions",
     "ApiGatewayAccountLogging": "rest_api",
     "INFINITE": "kinesis_batch_consumer",
@@ -64,6 +69,8 @@ _EXPORTS = {
 __all__ = [
     "ASSET_EXCLUDES",
     "INFINITE",
+    "AlarmKind",
+    "AlarmSettings",
     "ApiGatewayAccountLogging",
     "CommandRouter",
     "CommandVersion",
@@ -72,6 +79,7 @@ __all__ = [
     "FilterPipeline",
     "KinesisBatchConsumer",
     "LegacyApiProxy",
+    "PatternsDashboard",
     "PipelineStage",
     "ProbeTarget",
     "QueueWorker",

@@ -1,25 +1,197 @@
-"""CloudWatch alarms on the places where data can pile up, and their notification."""
+"""CloudWatch alarms: where data piles up, how functions fare, and whom to tell.
+
+Every alarm a construct creates belongs to one :class:`AlarmKind`. A user tunes the kinds or
+turns them off through the construct's ``alarm_settings`` argument, typed
+``Mapping[AlarmKind, AlarmSettings]``::
+
+    QueueWorker(self, "Orders", handler=fn, alarm_settings={
+        AlarmKind.FUNCTION_ERRORS: AlarmSettings(threshold=1),
+        AlarmKind.FUNCTION_THROTTLES: AlarmSettings(enabled=False),
+    })
+
+Each alarm's description says what it means and what to do first (where to look, how to put
+dead-lettered work back with ``serverless-patterns redrive``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import enum
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
-from serverless_patterns._validation import number
+from serverless_patterns._typecheck import check_fields
+from serverless_patterns._validation import Problems, number
+
+_GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+_GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+_FIVE_MINUTES = Duration.minutes(5)
+_ONE_MINUTE = Duration.minutes(1)
+
+
+class AlarmKind(enum.Enum):
+    """The kinds of alarm the constructs create; each construct says which it has."""
+
+    DEAD_LETTER = "dead_letter"
+    """Messages wait in a dead-letter queue or on-failure destination. Threshold: messages
+    (default 1), one 1-minute period."""
+    MESSAGE_AGE = "message_age"
+    """The oldest message of a queue is old: a backlog. Threshold: seconds (default: the
+    longest a message can legitimately spend being retried), 3 of 5 1-minute periods."""
+    FUNCTION_ERRORS = "function_errors"
+    """A function's invocations fail. Threshold: percent of invocations (default 5), 2 of 3
+    5-minute periods."""
+    FUNCTION_THROTTLES = "function_throttles"
+    """Lambda throttles a function. Threshold: throttled invocations per 5 minutes (default 1),
+    2 of 3 periods."""
+    FUNCTION_DURATION = "function_duration"
+    """A function's p99 duration nears its timeout. Threshold: percent of the timeout (default
+    80), 2 of 3 5-minute periods. Not created for an imported function (its timeout is
+    unknown)."""
+    ITERATOR_AGE = "iterator_age"
+    """A stream consumer falls behind. Threshold: seconds (default 300), 3 of 5 1-minute
+    periods."""
+    STREAM_THROTTLES = "stream_throttles"
+    """Reads or writes of a Kinesis stream were throttled. Threshold: throttled requests per 5
+    minutes (default 1)."""
+    DELIVERY_FAILURES = "delivery_failures"
+    """SNS failed to deliver to a subscriber, or to move a message to a subscription's DLQ.
+    Threshold: notifications per 5 minutes (default 1)."""
+    EXECUTION_FAILURES = "execution_failures"
+    """State machine executions failed or timed out. Threshold: executions per 5 minutes
+    (default 1)."""
+    API_SERVER_ERRORS = "api_server_errors"
+    """An API answers 5XX. Threshold: percent of requests (default 5), 2 of 3 5-minute
+    periods."""
+    API_LATENCY = "api_latency"
+    """An API's p99 latency nears its integration timeout. Threshold: percent of the timeout
+    (default 80), 3 of 3 5-minute periods."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmSettings:
+    """How one kind of alarm of a construct is tuned; ``None`` keeps the construct's default.
+
+    Args:
+        enabled: create the alarms of this kind. Default True.
+        threshold: in the kind's unit (see :class:`AlarmKind`). Default: the kind's default.
+        evaluation_periods: periods the alarm looks at, 1..1440. Default: the kind's.
+        datapoints_to_alarm: breaching periods among them that raise the alarm,
+            1..``evaluation_periods``. Default: the kind's (at most ``evaluation_periods``).
+    """
+
+    enabled: bool = True
+    threshold: float | None = None
+    evaluation_periods: int | None = None
+    datapoints_to_alarm: int | None = None
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    low: float
+    high: float
+    unit: str
+
+
+_UNITS = {
+    AlarmKind.DEAD_LETTER: _Unit(1, 1_000_000, " messages"),
+    AlarmKind.MESSAGE_AGE: _Unit(60, 14 * 86400, " seconds"),
+    AlarmKind.FUNCTION_ERRORS: _Unit(0.01, 100, " percent"),
+    AlarmKind.FUNCTION_THROTTLES: _Unit(1, 1_000_000, " throttles"),
+    AlarmKind.FUNCTION_DURATION: _Unit(1, 100, " percent of the timeout"),
+    AlarmKind.ITERATOR_AGE: _Unit(1, 365 * 86400, " seconds"),
+    AlarmKind.STREAM_THROTTLES: _Unit(1, 1_000_000, " requests"),
+    AlarmKind.DELIVERY_FAILURES: _Unit(1, 1_000_000, " notifications"),
+    AlarmKind.EXECUTION_FAILURES: _Unit(1, 1_000_000, " executions"),
+    AlarmKind.API_SERVER_ERRORS: _Unit(0.01, 100, " percent"),
+    AlarmKind.API_LATENCY: _Unit(1, 100, " percent of the timeout"),
+}
+
+#: The kinds every construct that owns or is given functions offers.
+FUNCTION_KINDS = (
+    AlarmKind.FUNCTION_ERRORS,
+    AlarmKind.FUNCTION_THROTTLES,
+    AlarmKind.FUNCTION_DURATION,
+)
+
+Settings = Mapping[AlarmKind, AlarmSettings]
+
+
+def check_alarm_settings(
+    problems: Problems, settings: Settings | None, kinds: Iterable[AlarmKind]
+) -> dict[AlarmKind, AlarmSettings]:
+    """The construct's ``alarm_settings`` checked against the kinds it has, as a dict."""
+    if not settings:
+        return {}
+    allowed = list(kinds)
+    names = ", ".join(f"AlarmKind.{kind.name}" for kind in allowed)
+    for kind, setting in settings.items():
+        argument = f"alarm_settings[AlarmKind.{kind.name}]"
+        if kind not in allowed:
+            problems.add(
+                "alarm_settings",
+                f"AlarmKind.{kind.name}",
+                "is not an alarm of this construct",
+                names,
+            )
+            continue
+        limits = _UNITS[kind]
+        problems.check_range(
+            f"{argument}.threshold", setting.threshold, limits.low, limits.high, unit=limits.unit
+        )
+        problems.check_range(f"{argument}.evaluation_periods", setting.evaluation_periods, 1, 1440)
+        periods = setting.evaluation_periods or 1440
+        problems.check_range(
+            f"{argument}.datapoints_to_alarm",
+            setting.datapoints_to_alarm,
+            1,
+            periods,
+            context="(at most evaluation_periods)",
+        )
+    return dict(settings)
+
+
+def only(settings: Settings, kinds: Iterable[AlarmKind]) -> dict[AlarmKind, AlarmSettings]:
+    """The part of ``settings`` that applies to a child construct with ``kinds``."""
+    wanted = set(kinds)
+    return {kind: value for kind, value in settings.items() if kind in wanted}
+
+
+def redrive_hint(owner: IConstruct) -> str:
+    """The command that puts ``owner``'s dead-lettered work back."""
+    stack = Stack.of(owner)
+    path = owner.node.path
+    relative = path[len(stack.node.path) + 1 :] if path.startswith(stack.node.path + "/") else path
+    return f"serverless-patterns redrive --stack {stack.stack_name} --construct {relative}"
+
+
+#: Alarm -> paths of the topics it notifies already (so a shared alarm is not notified twice).
+_NOTIFIED: weakref.WeakKeyDictionary[cloudwatch.Alarm, set[str]] = weakref.WeakKeyDictionary()
+#: Function -> its health alarms, created once however many constructs use the function.
+_HEALTH: weakref.WeakKeyDictionary[lambda_.IFunction, dict[AlarmKind, cloudwatch.Alarm]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def occurrence_alarm(
     scope: Construct, id: str, *, metric: cloudwatch.IMetric, description: str
 ) -> cloudwatch.Alarm:
-    """ALARM on the first occurrence: ``metric`` >= 1 in one period; no data is fine."""
+    """ALARM on the first occurrence: ``metric`` >= 1 in one period; no data is fine (for an
+    app's own metrics, such as records a handler dropped)."""
     return cloudwatch.Alarm(
         scope,
         id,
@@ -27,41 +199,7 @@ def occurrence_alarm(
         metric=metric,
         threshold=1,
         evaluation_periods=1,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-    )
-
-
-def dead_letter_alarm(scope: Construct, id: str, queue: sqs.IQueue) -> cloudwatch.Alarm:
-    """ALARM as soon as one message waits in ``queue`` (a DLQ or failure destination)."""
-    return occurrence_alarm(
-        scope,
-        id,
-        metric=queue.metric_approximate_number_of_messages_visible(
-            period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
-        ),
-        description=f"Messages in {queue.node.path}: work failed and waits to be handled",
-    )
-
-
-def message_age_alarm(
-    scope: Construct, id: str, queue: sqs.IQueue, threshold: Duration
-) -> cloudwatch.Alarm:
-    """ALARM when the oldest message in ``queue`` is older than ``threshold``: a backlog."""
-    return cloudwatch.Alarm(
-        scope,
-        id,
-        alarm_description=(
-            f"Oldest message in {queue.node.path} is older than "
-            f"{number(threshold.to_seconds())} s: the consumer is not keeping up or is failing"
-        ),
-        metric=queue.metric_approximate_age_of_oldest_message(
-            period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
-        ),
-        threshold=threshold.to_seconds(),
-        evaluation_periods=5,
-        datapoints_to_alarm=3,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        comparison_operator=_GTE,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
 
@@ -72,8 +210,350 @@ def notify(alarms: Iterable[cloudwatch.Alarm], topic: sns.ITopic | None) -> None
         return
     action = cloudwatch_actions.SnsAction(topic)
     for alarm in alarms:
+        seen = _NOTIFIED.setdefault(alarm, set())
+        if topic.node.path in seen:
+            continue
+        seen.add(topic.node.path)
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
+
+
+class AlarmBook:
+    """The alarms of one construct: each created unless its kind is off, tuned as the user
+    asked, collected in :attr:`alarms` and sent to the construct's topic."""
+
+    def __init__(self, settings: Settings, topic: sns.ITopic | None) -> None:
+        self.settings = dict(settings)
+        self.topic = topic
+        self.alarms: list[cloudwatch.Alarm] = []
+
+    def enabled(self, kind: AlarmKind) -> bool:
+        setting = self.settings.get(kind)
+        return setting is None or setting.enabled
+
+    def threshold(self, kind: AlarmKind, default: float) -> float:
+        setting = self.settings.get(kind)
+        return default if setting is None or setting.threshold is None else setting.threshold
+
+    def add(self, alarm: cloudwatch.Alarm | None) -> cloudwatch.Alarm | None:
+        """Keep an alarm made elsewhere (a child's, or a shared function's) and notify it."""
+        if alarm is not None and alarm not in self.alarms:
+            self.alarms.append(alarm)
+            notify([alarm], self.topic)
+        return alarm
+
+    def alarm(
+        self,
+        kind: AlarmKind,
+        scope: Construct,
+        id: str,
+        *,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        describe: Callable[[float], str],
+        evaluation_periods: int = 1,
+        datapoints_to_alarm: int | None = None,
+        scale: float = 1,
+        comparison: cloudwatch.ComparisonOperator = _GTE,
+        explicit: bool = False,
+    ) -> cloudwatch.Alarm | None:
+        """An alarm of ``kind`` (None when that kind is off). ``threshold`` is the default in
+        the kind's unit (``explicit``: the user's own, more specific than the settings');
+        ``scale`` converts it to the metric's (seconds to milliseconds, say); ``describe``
+        renders the description from the threshold in the kind's unit."""
+        setting = self.settings.get(kind) or AlarmSettings()
+        if not setting.enabled:
+            return None
+        value = threshold if explicit else self.threshold(kind, threshold)
+        periods = setting.evaluation_periods or evaluation_periods
+        datapoints = setting.datapoints_to_alarm or min(datapoints_to_alarm or periods, periods)
+        alarm = cloudwatch.Alarm(
+            scope,
+            id,
+            alarm_description=describe(value)[:1024],
+            metric=metric,
+            threshold=value * scale,
+            evaluation_periods=periods,
+            datapoints_to_alarm=datapoints if datapoints != periods else None,
+            comparison_operator=comparison,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        return self.add(alarm)
+
+    # --- the common alarms ---------------------------------------------------------------
+
+    def occurrence(
+        self,
+        kind: AlarmKind,
+        scope: Construct,
+        id: str,
+        *,
+        metric: cloudwatch.IMetric,
+        describe: Callable[[float], str],
+    ) -> cloudwatch.Alarm | None:
+        """ALARM on the first occurrence (by default): ``metric`` >= 1 in one period."""
+        return self.alarm(kind, scope, id, metric=metric, threshold=1, describe=describe)
+
+    def dead_letter(
+        self,
+        scope: Construct,
+        id: str,
+        queue: sqs.IQueue,
+        *,
+        consumer: str,
+        redrive: IConstruct,
+    ) -> cloudwatch.Alarm | None:
+        """ALARM as soon as a message waits in ``queue`` (a DLQ or failure destination).
+
+        ``consumer`` names where the error is to be read (a function's logs, a state
+        machine's executions); ``redrive`` is the construct ``serverless-patterns redrive``
+        takes the work back from.
+        """
+
+        def describe(threshold: float) -> str:
+            return (
+                f"{queue.node.path}: at least {number(threshold)} message(s) wait in this "
+                "dead-letter queue: work failed every retry and was set aside (kept 14 days). "
+                f"First: read one message and the error in {consumer}; fix the cause; then put "
+                f"the work back with `{redrive_hint(redrive)}` (--dry-run shows what it would "
+                "move)."
+            )
+
+        return self.occurrence(
+            AlarmKind.DEAD_LETTER,
+            scope,
+            id,
+            metric=queue.metric_approximate_number_of_messages_visible(
+                period=_ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            describe=describe,
+        )
+
+    def message_age(
+        self, scope: Construct, id: str, queue: sqs.IQueue, threshold: Duration, *, consumer: str
+    ) -> cloudwatch.Alarm | None:
+        """ALARM when the oldest message in ``queue`` is older than ``threshold``: a backlog."""
+
+        def describe(seconds: float) -> str:
+            return (
+                f"{queue.node.path}: the oldest message is older than {number(seconds)} s: "
+                f"{consumer} is not keeping up or is failing. First: its errors, throttles and "
+                "duration on the dashboard; if it fails, read its logs; if it is healthy but "
+                "slow, raise its concurrency or batch size."
+            )
+
+        return self.alarm(
+            AlarmKind.MESSAGE_AGE,
+            scope,
+            id,
+            metric=queue.metric_approximate_age_of_oldest_message(
+                period=_ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            threshold=threshold.to_seconds(),
+            describe=describe,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+        )
+
+    def iterator_age(
+        self,
+        scope: Construct,
+        id: str,
+        function: lambda_.IFunction,
+        threshold: Duration | None,
+        *,
+        default: Duration,
+    ) -> cloudwatch.Alarm | None:
+        """ALARM when a stream consumer is more than ``threshold`` (the consumer's own), else
+        the settings' threshold, else ``default`` behind its stream."""
+
+        def describe(seconds: float) -> str:
+            return (
+                f"{scope.node.path}: the consumer is more than {number(seconds)} s behind the "
+                "stream; records older than the retention are lost. First: its errors (a "
+                "failing batch is retried and blocks its shard) and duration on the dashboard; "
+                "if it is healthy but slow, raise the parallelization factor or batch size."
+            )
+
+        return self.alarm(
+            AlarmKind.ITERATOR_AGE,
+            scope,
+            id,
+            metric=function.metric(
+                "IteratorAge", period=_ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            threshold=(threshold or default).to_seconds(),
+            explicit=threshold is not None,
+            scale=1000,
+            describe=describe,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+        )
+
+    def api_server_errors(
+        self, scope: Construct, id: str, api: apigateway.RestApi, *, behind: str
+    ) -> cloudwatch.Alarm | None:
+        """ALARM when more than a share of an API's requests are answered 5XX."""
+
+        def describe(percent: float) -> str:
+            return (
+                f"{scope.node.path}: more than {number(percent)}% of the API's requests were "
+                f"answered 5XX. First: the API's access log (status, integration error) and "
+                f"{behind}; callers see the errors, nothing is kept for a retry."
+            )
+
+        return self.alarm(
+            AlarmKind.API_SERVER_ERRORS,
+            scope,
+            id,
+            metric=api.metric_server_error(
+                period=_FIVE_MINUTES, statistic=cloudwatch.Stats.AVERAGE
+            ),
+            threshold=5,
+            scale=0.01,  # the average of 5XXError is the share of requests
+            comparison=_GT,
+            describe=describe,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+        )
+
+    def api_latency(
+        self, scope: Construct, id: str, api: apigateway.RestApi, *, timeout_ms: float
+    ) -> cloudwatch.Alarm | None:
+        """ALARM when an API's p99 latency nears its integration timeout."""
+
+        def describe(percent: float) -> str:
+            return (
+                f"{scope.node.path}: p99 latency is above {number(percent)}% of the "
+                f"{number(timeout_ms)} ms integration timeout: callers are about to get 504. "
+                "First: IntegrationLatency against Latency on the dashboard (the backend or "
+                "API Gateway), then the backend's own latency."
+            )
+
+        return self.alarm(
+            AlarmKind.API_LATENCY,
+            scope,
+            id,
+            metric=api.metric_latency(
+                period=_FIVE_MINUTES, statistic=cloudwatch.Stats.percentile(99)
+            ),
+            threshold=80,
+            scale=timeout_ms / 100,
+            comparison=_GT,
+            describe=describe,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+        )
+
+    def function_health(
+        self,
+        scope: Construct,
+        prefix: str,
+        function: lambda_.IFunction,
+        *,
+        timeout_seconds: float | None,
+        after_failure: str,
+    ) -> list[cloudwatch.Alarm]:
+        """Error rate, throttles and duration near the timeout of ``function``.
+
+        Created once per function in the app (in ``scope``, ids ``<prefix>ErrorsAlarm``,
+        ``<prefix>ThrottlesAlarm``, ``<prefix>DurationAlarm``); a second construct using the
+        same function shares them. ``after_failure`` says what becomes of failed work.
+        """
+        known = _HEALTH.setdefault(function, {})
+        name = function.node.path
+        made: list[cloudwatch.Alarm | None] = []
+
+        def errors(percent: float) -> str:
+            return (
+                f"{name}: more than {number(percent)}% of its invocations failed. First: its "
+                "logs (CloudWatch Logs Insights on its log group, level ERROR) and X-Ray "
+                f"traces for the exception. {after_failure}"
+            )
+
+        def throttles(count: float) -> str:
+            return (
+                f"{name}: Lambda throttled at least {number(count)} invocation(s) in 5 minutes "
+                "(no concurrency left). First: the account's ConcurrentExecutions and this "
+                "function's reserved concurrency; raise the limit or lower the event source's "
+                "maximum concurrency. Throttled work is retried."
+            )
+
+        def duration(percent: float) -> str:
+            return (
+                f"{name}: p99 duration is above {number(percent)}% of its "
+                f"{number(timeout_seconds or 0)} s timeout: invocations are about to time out "
+                "and be retried. First: X-Ray traces for the slow calls; then raise the timeout "
+                "(a queue's visibility timeout follows) or lower the batch size."
+            )
+
+        if AlarmKind.FUNCTION_ERRORS in known:
+            made.append(known[AlarmKind.FUNCTION_ERRORS])
+        else:
+            rate = cloudwatch.MathExpression(
+                expression="100 * errors / MAX([errors, invocations])",
+                using_metrics={
+                    "errors": function.metric_errors(statistic=cloudwatch.Stats.SUM),
+                    "invocations": function.metric_invocations(statistic=cloudwatch.Stats.SUM),
+                },
+                label="Error rate (%)",
+                period=_FIVE_MINUTES,
+            )
+            made.append(
+                self.alarm(
+                    AlarmKind.FUNCTION_ERRORS,
+                    scope,
+                    f"{prefix}ErrorsAlarm",
+                    metric=rate,
+                    threshold=5,
+                    comparison=_GT,
+                    describe=errors,
+                    evaluation_periods=3,
+                    datapoints_to_alarm=2,
+                )
+            )
+        if AlarmKind.FUNCTION_THROTTLES in known:
+            made.append(known[AlarmKind.FUNCTION_THROTTLES])
+        else:
+            made.append(
+                self.alarm(
+                    AlarmKind.FUNCTION_THROTTLES,
+                    scope,
+                    f"{prefix}ThrottlesAlarm",
+                    metric=function.metric_throttles(
+                        period=_FIVE_MINUTES, statistic=cloudwatch.Stats.SUM
+                    ),
+                    threshold=1,
+                    describe=throttles,
+                    evaluation_periods=3,
+                    datapoints_to_alarm=2,
+                )
+            )
+        if AlarmKind.FUNCTION_DURATION in known:
+            made.append(known[AlarmKind.FUNCTION_DURATION])
+        elif timeout_seconds is not None:
+            made.append(
+                self.alarm(
+                    AlarmKind.FUNCTION_DURATION,
+                    scope,
+                    f"{prefix}DurationAlarm",
+                    metric=function.metric_duration(
+                        period=_FIVE_MINUTES, statistic=cloudwatch.Stats.percentile(99)
+                    ),
+                    threshold=80,
+                    scale=timeout_seconds * 1000 / 100,
+                    describe=duration,
+                    evaluation_periods=3,
+                    datapoints_to_alarm=2,
+                )
+            )
+        alarms = [alarm for alarm in made if alarm is not None]
+        for kind, alarm in zip(FUNCTION_KINDS, made, strict=False):
+            if alarm is not None:
+                known.setdefault(kind, alarm)
+        for alarm in alarms:
+            self.add(alarm)
+        return alarms
 
 
 def encrypted_alarm_topic(scope: Construct, id: str) -> sns.Topic:

@@ -9,7 +9,7 @@ per request type, and old clients keep working while new versions roll out.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -23,15 +23,23 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from serverless_patterns import dashboards
 from serverless_patterns._assets import packaged_handler_code
 from serverless_patterns._synth import Validation, lazy_string
 from serverless_patterns._typecheck import checked
 from serverless_patterns._validation import Problems, number
-from serverless_patterns.alarms import notify, occurrence_alarm
+from serverless_patterns.alarms import (
+    FUNCTION_KINDS,
+    AlarmBook,
+    AlarmKind,
+    AlarmSettings,
+    check_alarm_settings,
+)
 from serverless_patterns.functions import (
     ServerlessFunction,
     async_failure_destination,
     check_role,
+    function_timeout_seconds,
     scope_beside,
 )
 from serverless_patterns.nag import acknowledge
@@ -48,6 +56,8 @@ COMMAND_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 VERSION = re.compile(r"^v[1-9][0-9]{0,3}$")
 _MAX_NAME = 64
 _ROUTER_TIMEOUT = Duration.seconds(29)  # API Gateway's integration timeout
+#: The kinds of alarm a CommandRouter has (its ``alarm_settings`` keys).
+ALARM_KINDS = (AlarmKind.API_SERVER_ERRORS, AlarmKind.DEAD_LETTER, *FUNCTION_KINDS)
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,11 @@ class CommandRouter(Construct):
         router_timeout: the router's timeout; synchronous receivers must finish sooner.
             Default 29 seconds (API Gateway's integration timeout).
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+        alarm_settings: tuning of this construct's alarms by kind: ``API_SERVER_ERRORS``,
+            ``DEAD_LETTER`` (asynchronous receivers' failure queues), and
+            ``FUNCTION_ERRORS``, ``FUNCTION_THROTTLES``, ``FUNCTION_DURATION`` of the router
+            and every receiver (see :class:`~serverless_patterns.AlarmKind`). Default: every
+            alarm, with the kind's defaults.
         api_name: the REST API's name, which its alarms select it by. Default:
             ``<stack name>-<construct path>``, unique in the account and region.
     """
@@ -101,9 +116,11 @@ class CommandRouter(Construct):
         throttle_burst: int = 100,
         router_timeout: Duration = _ROUTER_TIMEOUT,
         alarm_topic: sns.ITopic | None = None,
+        alarm_settings: Mapping[AlarmKind, AlarmSettings] | None = None,
         api_name: str | None = None,
     ) -> None:
         problems = Problems("CommandRouter", scope, id)
+        settings = check_alarm_settings(problems, alarm_settings, ALARM_KINDS)
         authorization = cast(Authorization, authorization_mode(authorization))
         if authorization not in ("IAM", "COGNITO", "JWT", "NONE"):
             problems.add(
@@ -170,17 +187,15 @@ class CommandRouter(Construct):
         )
         self.node.add_validation(Validation(self._validate_commands))
 
-        self.alarms: list[cloudwatch.Alarm] = []
-        """Every alarm: router errors and throttles, API 5xx, async receivers' failure queues."""
-        self._add_alarm(
-            occurrence_alarm(
-                self,
-                "RouterErrorsAlarm",
-                metric=self.router_function.metric_errors(
-                    period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
-                ),
-                description=f"{self.node.path}: the router itself failed",
-            )
+        self._book = AlarmBook(settings, alarm_topic)
+        self.alarms: list[cloudwatch.Alarm] = self._book.alarms
+        """Every alarm: the router's and receivers' health, API 5XX, failure queues."""
+        self._book.function_health(
+            self,
+            "Router",
+            self.router_function,
+            timeout_seconds=router_timeout.to_seconds(integral=False),
+            after_failure="Callers got the error; nothing is kept for a retry.",
         )
 
         self.api: apigateway.RestApi | None = None
@@ -265,15 +280,27 @@ class CommandRouter(Construct):
                 alarm_id=f"{key}FailureAlarm",
                 retry_attempts=2,
                 invoked_by=self.node.path,
+                book=self._book,
+                owner=self,
             )
             failure_queue = destination.queue
-            self._add_alarm(destination.alarm)
         elif isinstance(handler, lambda_.Function):
             acknowledge(
                 handler,
                 "Serverless-LambdaDLQ",
                 f"Invoked synchronously by {self.node.path}: errors go back to the caller.",
             )
+        self._book.function_health(
+            scope_beside(self, handler),
+            key,
+            handler,
+            timeout_seconds=function_timeout_seconds(handler),
+            after_failure=(
+                f"Failed invocations are retried twice, then kept in {failure_queue.node.path}."
+                if failure_queue is not None
+                else "Callers got the error; nothing is kept for a retry."
+            ),
+        )
         registered = CommandVersion(name, version, handler, asynchronous, failure_queue)
         self._versions.append(registered)
         if default or name not in self._defaults:
@@ -330,9 +357,24 @@ class CommandRouter(Construct):
             "(allowed: call add_command(name, handler) at least once)"
         ]
 
-    def _add_alarm(self, alarm: cloudwatch.Alarm) -> None:
-        self.alarms.append(alarm)
-        notify([alarm], self.alarm_topic)
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        """This router's dashboard segment: API, router, each receiver, failure queues."""
+        widgets: list[cloudwatch.IWidget] = [dashboards.header("CommandRouter", self)]
+        if self.api is not None:
+            widgets += dashboards.api_widgets("API", self.api)
+        widgets += dashboards.function_widgets(
+            "Router", self.router_function, function_timeout_seconds(self.router_function)
+        )
+        for registered in self._versions:
+            label = f"{registered.name} {registered.version}"
+            widgets += dashboards.function_widgets(
+                label, registered.function, function_timeout_seconds(registered.function)
+            )
+            if registered.failure_queue is not None:
+                widgets.append(
+                    dashboards.dead_letter_widget(f"{label}: failed", registered.failure_queue)
+                )
+        return [*widgets, *dashboards.alarm_widget(self.alarms)]
 
     def _build_api(
         self,
@@ -386,15 +428,8 @@ class CommandRouter(Construct):
         )
         for method in api.methods:
             acknowledge_method_findings(method, unauthenticated=unauthenticated)
-        self._add_alarm(
-            occurrence_alarm(
-                self,
-                "Api5xxAlarm",
-                metric=api.metric_server_error(
-                    period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
-                ),
-                description=f"{self.node.path}: the API answered with server errors",
-            )
+        self._book.api_server_errors(
+            self, "Api5xxAlarm", api, behind="the router's logs (the receiver's error it relays)"
         )
         return api
 

@@ -25,15 +25,26 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from serverless_patterns import dashboards
 from serverless_patterns._typecheck import check_keywords, checked
-from serverless_patterns._validation import Problems
-from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
+from serverless_patterns._validation import Problems, number
+from serverless_patterns.alarms import (
+    FUNCTION_KINDS,
+    AlarmBook,
+    AlarmKind,
+    AlarmSettings,
+    check_alarm_settings,
+    only,
+    redrive_hint,
+)
 from serverless_patterns.functions import (
     async_failure_destination,
     check_role,
     check_same_environment,
+    function_timeout_seconds,
     scope_beside,
 )
+from serverless_patterns.queue_worker import ALARM_KINDS as QUEUE_WORKER_ALARM_KINDS
 from serverless_patterns.queue_worker import QueueWorker
 from serverless_patterns.queues import dead_letter_queue, queue_with_dead_letter
 
@@ -50,6 +61,13 @@ FilterPolicy = Mapping[str, FilterValue | JsonFilterValues | Mapping[str, Any]]
 MAX_FILTER_KEYS = 5
 MAX_FILTER_COMBINATIONS = 150
 _SUBSCRIBER_QUEUE_VISIBILITY = Duration.seconds(30)
+#: The kinds of alarm a FanOutTopic has (its ``alarm_settings`` keys).
+ALARM_KINDS = (
+    AlarmKind.DELIVERY_FAILURES,
+    AlarmKind.DEAD_LETTER,
+    AlarmKind.MESSAGE_AGE,
+    *FUNCTION_KINDS,
+)
 _SUBSCRIBER_QUEUE_RETENTION = Duration.days(4)
 _SUBSCRIBER_QUEUE_RECEIVES = 5
 _MAX_EVENT_AGE = Duration.hours(6)
@@ -72,6 +90,12 @@ class FanOutTopic(Construct):
         encryption_key: KMS key of the created topic. Default: a new customer-managed key with
             rotation (SNS's AWS-managed key cannot be used by S3 or other publishing services).
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+        alarm_settings: tuning of this construct's alarms by kind: ``DELIVERY_FAILURES``,
+            ``DEAD_LETTER`` (subscription DLQs, failure destinations, workers' DLQs),
+            ``MESSAGE_AGE`` (workers' queues), and ``FUNCTION_ERRORS``, ``FUNCTION_THROTTLES``,
+            ``FUNCTION_DURATION`` of Lambda subscribers and workers (see
+            :class:`~serverless_patterns.AlarmKind`); a worker's own ``alarm_settings`` replace
+            these for it. Default: every alarm, with the kind's defaults.
     """
 
     @checked
@@ -85,8 +109,10 @@ class FanOutTopic(Construct):
         content_based_deduplication: bool = False,
         encryption_key: kms.IKey | None = None,
         alarm_topic: sns.ITopic | None = None,
+        alarm_settings: Mapping[AlarmKind, AlarmSettings] | None = None,
     ) -> None:
         problems = Problems("FanOutTopic", scope, id)
+        settings = check_alarm_settings(problems, alarm_settings, ALARM_KINDS)
         if topic is not None:
             for name, value in {
                 "fifo": fifo,
@@ -115,8 +141,11 @@ class FanOutTopic(Construct):
         """Subscriber id -> the DLQ of its subscription (messages SNS could not deliver)."""
         self.workers: dict[str, QueueWorker] = {}
         """Subscriber id -> QueueWorker added with :meth:`add_worker`."""
-        self.alarms: list[cloudwatch.Alarm] = []
+        self._book = AlarmBook(settings, alarm_topic)
+        self.alarms: list[cloudwatch.Alarm] = self._book.alarms
         """Every alarm of this construct, including those of its workers."""
+        self._lambda_subscribers: dict[str, tuple[lambda_.IFunction, sqs.IQueue]] = {}
+        self._queue_subscribers: dict[str, tuple[sqs.IQueue, sqs.IQueue | None]] = {}
 
         if topic is None:
             self.encryption_key: kms.IKey | None = encryption_key or kms.Key(
@@ -145,32 +174,34 @@ class FanOutTopic(Construct):
             self.encryption_key = getattr(topic, "master_key", None)
             self.fifo = bool(topic.fifo)
 
-        self._add_alarm(
-            occurrence_alarm(
-                self,
-                "NotificationsFailedAlarm",
-                metric=self.topic.metric_number_of_notifications_failed(
-                    period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
-                ),
-                description=(
-                    f"{self.node.path}: SNS failed to deliver notifications to a subscriber"
-                ),
-            )
+        self._book.occurrence(
+            AlarmKind.DELIVERY_FAILURES,
+            self,
+            "NotificationsFailedAlarm",
+            metric=self.topic.metric_number_of_notifications_failed(
+                period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
+            ),
+            describe=lambda count: (
+                f"{self.node.path}: SNS failed to deliver at least {number(count)} "
+                "notification(s) to a subscriber (after its retries). First: the topic's "
+                "delivery status logs and each subscription's dead-letter queue, where the "
+                f"undelivered messages wait; then `{redrive_hint(self)}`."
+            ),
         )
-        self._add_alarm(
-            occurrence_alarm(
-                self,
-                "RedriveFailedAlarm",
-                metric=self.topic.metric(
-                    "NumberOfNotificationsFailedToRedriveToDlq",
-                    period=Duration.minutes(5),
-                    statistic=cloudwatch.Stats.SUM,
-                ),
-                description=(
-                    f"{self.node.path}: undeliverable messages could not be moved to a "
-                    "subscription's dead-letter queue and are lost"
-                ),
-            )
+        self._book.occurrence(
+            AlarmKind.DELIVERY_FAILURES,
+            self,
+            "RedriveFailedAlarm",
+            metric=self.topic.metric(
+                "NumberOfNotificationsFailedToRedriveToDlq",
+                period=Duration.minutes(5),
+                statistic=cloudwatch.Stats.SUM,
+            ),
+            describe=lambda count: (
+                f"{self.node.path}: at least {number(count)} undeliverable message(s) could "
+                "not be moved to a subscription's dead-letter queue and are lost. First: the "
+                "DLQ's policy and key (SNS must be allowed to send and to use the key)."
+            ),
         )
 
     # --- subscribers -----------------------------------------------------------------------
@@ -230,8 +261,20 @@ class FanOutTopic(Construct):
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
             invoked_by=self.node.path,
+            book=self._book,
+            owner=self,
         )
-        self._add_alarm(destination.alarm)
+        self._book.function_health(
+            side,
+            subscriber_id,
+            function,
+            timeout_seconds=function_timeout_seconds(function),
+            after_failure=(
+                f"Failed invocations are retried {retry_attempts} time(s), then kept in "
+                f"{destination.queue.node.path}."
+            ),
+        )
+        self._lambda_subscribers[subscriber_id] = (function, destination.queue)
         # The subscription and its invoke permission belong to this construct (stable ids), and
         # the permission names the function as the EventInvokeConfig does.
         permission = lambda_.CfnPermission(
@@ -310,11 +353,16 @@ class FanOutTopic(Construct):
                 fifo=self.fifo,
             )
             queue = created.queue
-            self._add_alarm(
-                dead_letter_alarm(
-                    self, f"{subscriber_id}QueueDeadLetterAlarm", created.dead_letter_queue
-                )
+            self._book.dead_letter(
+                self,
+                f"{subscriber_id}QueueDeadLetterAlarm",
+                created.dead_letter_queue,
+                consumer="the logs of the queue's consumer",
+                redrive=self,
             )
+            self._queue_subscribers[subscriber_id] = (queue, created.dead_letter_queue)
+        else:
+            self._queue_subscribers[subscriber_id] = (queue, None)
         self._subscribe_queue(
             queue, subscriber_id, policy, filter_policy_scope, raw_message_delivery
         )
@@ -364,11 +412,15 @@ class FanOutTopic(Construct):
         problems.raise_if_any()
 
         queue_worker_options.setdefault("alarm_topic", self.alarm_topic)
+        queue_worker_options.setdefault(
+            "alarm_settings", only(self._book.settings, QUEUE_WORKER_ALARM_KINDS)
+        )
         worker = QueueWorker(
             self, subscriber_id, handler=handler, fifo=self.fifo, **queue_worker_options
         )
         self.workers[subscriber_id] = worker
-        self.alarms.extend(worker.alarms)
+        for alarm in worker.alarms:
+            self._book.add(alarm)
         self._subscribe_queue(
             worker.queue, subscriber_id, policy, filter_policy_scope, raw_message_delivery
         )
@@ -512,15 +564,35 @@ class FanOutTopic(Construct):
                 "a unique id per subscriber (pass id=...)",
             )
 
-    def _add_alarm(self, alarm: cloudwatch.Alarm) -> None:
-        self.alarms.append(alarm)
-        notify([alarm], self.alarm_topic)
-
     def _subscription_dead_letter_queue(self, subscriber_id: str) -> sqs.Queue:
         dlq = dead_letter_queue(self, f"{subscriber_id}SubscriptionDeadLetterQueue", fifo=self.fifo)
         self.dead_letter_queues[subscriber_id] = dlq
-        self._add_alarm(dead_letter_alarm(self, f"{subscriber_id}SubscriptionDeadLetterAlarm", dlq))
+        self._book.dead_letter(
+            self,
+            f"{subscriber_id}SubscriptionDeadLetterAlarm",
+            dlq,
+            consumer="the topic's delivery status logs (why SNS could not deliver)",
+            redrive=self,
+        )
         return dlq
+
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        """This topic's dashboard segment: published and delivered, each Lambda subscriber,
+        queue subscribers, subscription DLQs, alarms (workers have segments of their own)."""
+        widgets: list[cloudwatch.IWidget] = [
+            dashboards.header("FanOutTopic", self),
+            *dashboards.topic_widgets("Topic", self.topic),
+        ]
+        for name, (function, failures) in self._lambda_subscribers.items():
+            widgets += dashboards.function_widgets(
+                name, function, function_timeout_seconds(function)
+            )
+            widgets.append(dashboards.dead_letter_widget(f"{name}: invocations failed", failures))
+        for name, (queue, dlq) in self._queue_subscribers.items():
+            widgets += dashboards.queue_widgets(name, queue, dlq)
+        for name, dlq in self.dead_letter_queues.items():
+            widgets.append(dashboards.dead_letter_widget(f"{name}: undeliverable", dlq))
+        return [*widgets, *dashboards.alarm_widget(self.alarms)]
 
     def _subscribe_queue(
         self,

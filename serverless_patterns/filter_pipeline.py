@@ -27,7 +27,7 @@ import importlib.resources
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -47,23 +47,28 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from serverless_patterns import dashboards
 from serverless_patterns._typecheck import check_fields, checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import (
-    dead_letter_alarm,
-    message_age_alarm,
-    notify,
-    occurrence_alarm,
+    FUNCTION_KINDS,
+    AlarmBook,
+    AlarmKind,
+    AlarmSettings,
+    check_alarm_settings,
+    only,
 )
 from serverless_patterns.functions import (
     LAYER_ARCHITECTURES,
     ensure_powertools,
     function_timeout_seconds,
     is_supported_python_runtime,
+    scope_beside,
     supported_python_runtimes,
     supported_runtime_names,
 )
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
+from serverless_patterns.queue_worker import ALARM_KINDS as QUEUE_WORKER_ALARM_KINDS
 from serverless_patterns.queue_worker import QueueWorker
 from serverless_patterns.queues import (
     DEAD_LETTER_RETENTION,
@@ -88,6 +93,13 @@ _TRANSIENT_LAMBDA_ERRORS = [
 _DEFAULT_RETRY_ATTEMPTS = 3
 _INPUT_MAX_RECEIVE_COUNT = 5
 _REJECTED_AGE_ALARM = Duration.days(7)  # half of the 14 days a rejected item is kept
+#: The kinds of alarm a FilterPipeline has (its ``alarm_settings`` keys).
+ALARM_KINDS = (
+    AlarmKind.DEAD_LETTER,
+    AlarmKind.MESSAGE_AGE,
+    AlarmKind.EXECUTION_FAILURES,
+    *FUNCTION_KINDS,
+)
 _STAGE_LAYER_ID = "PipelineStageLayer"
 
 
@@ -181,6 +193,11 @@ class FilterPipeline(Construct):
             ``STANDARD`` (long stages, exactly-once state transitions; executions time out
             after one day). Default EXPRESS.
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+        alarm_settings: tuning of this construct's alarms by kind: ``DEAD_LETTER``,
+            ``MESSAGE_AGE`` (input, stage and rejected queues), ``EXECUTION_FAILURES`` (the
+            state machine), and ``FUNCTION_ERRORS``, ``FUNCTION_THROTTLES``,
+            ``FUNCTION_DURATION`` of every stage (see :class:`~serverless_patterns.AlarmKind`).
+            Default: every alarm, with the kind's defaults.
     """
 
     @checked
@@ -197,8 +214,10 @@ class FilterPipeline(Construct):
         rejected: sqs.IQueue | None = None,
         state_machine_type: sfn.StateMachineType | None = None,
         alarm_topic: sns.ITopic | None = None,
+        alarm_settings: Mapping[AlarmKind, AlarmSettings] | None = None,
     ) -> None:
         problems = Problems("FilterPipeline", scope, id)
+        settings = check_alarm_settings(problems, alarm_settings, ALARM_KINDS)
         _check_stages(problems, stages, connector)
         source_queue = _as_queue(source)
         source_bucket = _as_bucket(source)
@@ -225,7 +244,8 @@ class FilterPipeline(Construct):
         """Where accepted items go, if anywhere."""
         self.alarm_topic = alarm_topic
         """The topic the alarms notify, if any."""
-        self.alarms: list[cloudwatch.Alarm] = []
+        self._book = AlarmBook(settings, alarm_topic)
+        self.alarms: list[cloudwatch.Alarm] = self._book.alarms
         """Every alarm of this construct, including each stage worker's."""
         self.state_machine: sfn.StateMachine | None = None
         """The workflow (``Connector.STATE_MACHINE``), else None."""
@@ -248,8 +268,12 @@ class FilterPipeline(Construct):
 
         self.rejected: sqs.IQueue = rejected or _rejected_queue(self)
         """Where filtered-out items go, as ``{"stage", "reason", "item"}``."""
-        self.alarms.append(
-            message_age_alarm(self, "RejectedAgeAlarm", self.rejected, _REJECTED_AGE_ALARM)
+        self._book.message_age(
+            self,
+            "RejectedAgeAlarm",
+            self.rejected,
+            _REJECTED_AGE_ALARM,
+            consumer="whoever reviews rejected items",
         )
 
         self.stages: list[PipelineStage]
@@ -293,9 +317,9 @@ class FilterPipeline(Construct):
                 )
             else:
                 self._start_from_queue(source_queue, source_dead_letter_queue, workflow_type)
-        notify(self.alarms, alarm_topic)
         for built in self.stages:  # each worker notifies the topic of its own alarms
-            self.alarms.extend(built.worker.alarms if built.worker is not None else [])
+            for alarm in built.worker.alarms if built.worker is not None else []:
+                self._book.add(alarm)
 
     # --- connectors ----------------------------------------------------------------------------
 
@@ -317,6 +341,7 @@ class FilterPipeline(Construct):
                 max_concurrency=stage.max_concurrency,
                 max_receive_count=stage.max_receive_count,
                 alarm_topic=self.alarm_topic,
+                alarm_settings=only(self._book.settings, QUEUE_WORKER_ALARM_KINDS),
             )
             for index, stage in enumerate(stages)
         ]
@@ -357,7 +382,25 @@ class FilterPipeline(Construct):
     ) -> list[PipelineStage]:
         dlq = dead_letter_queue(self, "DeadLetterQueue")
         self.dead_letter_queue = dlq
-        self.alarms.append(dead_letter_alarm(self, "DeadLetterQueueAlarm", dlq))
+        self._book.dead_letter(
+            self,
+            "DeadLetterQueueAlarm",
+            dlq,
+            consumer="the message's error (stage, cause) and the stage function's logs",
+            redrive=self,
+        )
+
+        for stage in stages:
+            self._book.function_health(
+                scope_beside(self, stage.handler),
+                f"{stage.name}Function",
+                stage.handler,
+                timeout_seconds=function_timeout_seconds(stage.handler),
+                after_failure=(
+                    "Service errors and throttles are retried; a failed item is kept with its "
+                    f"stage and error in {dlq.node.path}."
+                ),
+            )
 
         workflow = Construct(self, "Workflow")
         filtered_end = sfn.Succeed(workflow, "Filtered out")
@@ -483,33 +526,67 @@ class FilterPipeline(Construct):
         if self.output is not None:
             self._grant_output(state_machine)
         self._acknowledge_state_machine_policy(state_machine, stages)
-        self.alarms.extend(
-            [
-                occurrence_alarm(
-                    self,
-                    "ExecutionsFailedAlarm",
-                    metric=state_machine.metric_failed(
-                        period=Duration.minutes(1), statistic=cloudwatch.Stats.SUM
-                    ),
-                    description=(
-                        f"Executions of {state_machine.node.path} failed outside a stage's "
-                        "Catch: an item may be lost or retried from the input queue"
-                    ),
-                ),
-                occurrence_alarm(
-                    self,
-                    "ExecutionsTimedOutAlarm",
-                    metric=state_machine.metric_timed_out(
-                        period=Duration.minutes(1), statistic=cloudwatch.Stats.SUM
-                    ),
-                    description=f"Executions of {state_machine.node.path} timed out",
-                ),
-            ]
+        self._book.occurrence(
+            AlarmKind.EXECUTION_FAILURES,
+            self,
+            "ExecutionsFailedAlarm",
+            metric=state_machine.metric_failed(
+                period=Duration.minutes(1), statistic=cloudwatch.Stats.SUM
+            ),
+            describe=lambda count: (
+                f"At least {number(count)} execution(s) of {state_machine.node.path} failed "
+                "outside a stage's Catch: an item may be lost or retried from the input queue. "
+                "First: the failed execution's events (Step Functions console) and the "
+                "state machine's log group."
+            ),
+        )
+        self._book.occurrence(
+            AlarmKind.EXECUTION_FAILURES,
+            self,
+            "ExecutionsTimedOutAlarm",
+            metric=state_machine.metric_timed_out(
+                period=Duration.minutes(1), statistic=cloudwatch.Stats.SUM
+            ),
+            describe=lambda count: (
+                f"At least {number(count)} execution(s) of {state_machine.node.path} timed "
+                "out. First: which stage was running (the execution's events) and its "
+                "function's duration; the item is retried from the input queue, if any."
+            ),
         )
         return [
             PipelineStage(stage.name, stage.handler, None, task, dlq)
             for stage, task in zip(stages, invocations, strict=True)
         ]
+
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        """This pipeline's dashboard segment: input, the state machine and its stages'
+        functions, rejected and dead-lettered items, alarms (queue stages are QueueWorkers,
+        with segments of their own)."""
+        widgets: list[cloudwatch.IWidget] = [
+            dashboards.header("FilterPipeline", self, f"{len(self.stages)} stage(s)")
+        ]
+        if self.state_machine is not None:
+            if self.input_queue is not None:
+                widgets += dashboards.queue_widgets(
+                    "Input", self.input_queue, self.input_dead_letter_queue
+                )
+            widgets += dashboards.state_machine_widgets("State machine", self.state_machine)
+            for stage in self.stages:
+                widgets += dashboards.function_widgets(
+                    stage.name, stage.function, function_timeout_seconds(stage.function)
+                )
+            if self.dead_letter_queue is not None:
+                widgets.append(
+                    dashboards.dead_letter_widget("Failed items", self.dead_letter_queue)
+                )
+        widgets += dashboards.queue_widgets("Rejected", self.rejected, None)[:1]
+        if self.source_rule_dead_letter_queue is not None:
+            widgets.append(
+                dashboards.dead_letter_widget(
+                    "Source events undelivered", self.source_rule_dead_letter_queue
+                )
+            )
+        return [*widgets, *dashboards.alarm_widget(self.alarms)]
 
     def _output_state(self, workflow: Construct) -> sfn.IChainable:
         accepted = sfn.Succeed(workflow, "Accepted", output_path="$.item")
@@ -652,17 +729,27 @@ class FilterPipeline(Construct):
         )
         pipe.node.add_dependency(role)
         self.pipe = pipe
-        self.alarms.extend(
-            [
-                dead_letter_alarm(self, "InputDeadLetterQueueAlarm", dlq),
-                message_age_alarm(self, "InputMessageAgeAlarm", queue, age_threshold),
-            ]
+        self._book.dead_letter(
+            self,
+            "InputDeadLetterQueueAlarm",
+            dlq,
+            consumer="the pipe's log group (why executions could not start or failed)",
+            redrive=self,
+        )
+        self._book.message_age(
+            self, "InputMessageAgeAlarm", queue, age_threshold, consumer="the pipe"
         )
 
     def _rule_dead_letter_queue(self) -> sqs.IQueue:
         dlq = dead_letter_queue(self, "SourceRuleDeadLetterQueue")
         self.source_rule_dead_letter_queue = dlq
-        self.alarms.append(dead_letter_alarm(self, "SourceRuleDeadLetterQueueAlarm", dlq))
+        self._book.dead_letter(
+            self,
+            "SourceRuleDeadLetterQueueAlarm",
+            dlq,
+            consumer="the message attributes (ERROR_CODE, ERROR_MESSAGE EventBridge adds)",
+            redrive=self,
+        )
         return dlq
 
     def _start_from_bucket(self, bucket: s3.IBucket, target: events.IRuleTarget) -> None:

@@ -47,7 +47,7 @@ from constructs import Construct, IConstruct
 
 from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems, number
-from serverless_patterns.alarms import dead_letter_alarm
+from serverless_patterns.alarms import AlarmBook
 from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
 from serverless_patterns.queues import dead_letter_queue
 
@@ -607,7 +607,7 @@ class AsyncFailureDestination:
     """Where asynchronous invocations of a function go when they fail, and its alarm."""
 
     queue: sqs.Queue
-    alarm: cloudwatch.Alarm
+    alarm: cloudwatch.Alarm | None
 
 
 def async_failure_destination(
@@ -619,14 +619,16 @@ def async_failure_destination(
     alarm_id: str,
     retry_attempts: int,
     invoked_by: str,
+    book: AlarmBook,
+    owner: Construct,
     max_event_age: Duration | None = None,
     alarm_scope: Construct | None = None,
 ) -> AsyncFailureDestination:
     """Keep what an asynchronous invocation could not process: an alarmed on-failure queue.
 
     Creates the queue (a 14-day, encrypted DLQ) and the function's ``EventInvokeConfig``
-    pointing at it in ``scope``, and the alarm on it in ``alarm_scope`` (default ``scope``; the
-    caller decides whom the alarm notifies).
+    pointing at it in ``scope``, and the alarm on it in ``alarm_scope`` (default ``scope``),
+    kept in ``book`` (the caller's alarms; ``owner`` is the construct redrive works on).
     """
     queue = dead_letter_queue(scope, queue_id)
     lambda_.EventInvokeConfig(
@@ -645,4 +647,11 @@ def async_failure_destination(
             f"EventInvokeConfig on-failure queue {queue.node.path}, which is alarmed on (the "
             "rule only looks for DeadLetterConfig).",
         )
-    return AsyncFailureDestination(queue, dead_letter_alarm(alarm_scope or scope, alarm_id, queue))
+    alarm = book.dead_letter(
+        alarm_scope or scope,
+        alarm_id,
+        queue,
+        consumer=f"the record's responsePayload and the logs of {function.node.path}",
+        redrive=owner,
+    )
+    return AsyncFailureDestination(queue, alarm)

@@ -8,7 +8,7 @@ metadata goes to an on-failure queue; partial batch responses retry only what fa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,14 +25,22 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from serverless_patterns import dashboards
 from serverless_patterns._event_filters import KINESIS_KEYS, checked_filters
 from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems, number
-from serverless_patterns.alarms import dead_letter_alarm, notify, occurrence_alarm
+from serverless_patterns.alarms import (
+    FUNCTION_KINDS,
+    AlarmBook,
+    AlarmKind,
+    AlarmSettings,
+    check_alarm_settings,
+)
 from serverless_patterns.functions import (
     check_role,
     check_same_environment,
     claim_event_source,
+    function_timeout_seconds,
     mark_event_source,
     scope_beside,
 )
@@ -53,6 +61,14 @@ _MAX_RECORD_AGE = Duration.hours(1)
 _CONSUMER_GRANTS = "the stream and the on-failure queue"
 _RETENTION = Duration.hours(24)
 _ITERATOR_AGE_ALARM = Duration.minutes(5)
+#: The kinds of alarm a KinesisBatchConsumer has (its ``alarm_settings`` keys).
+ALARM_KINDS = (
+    AlarmKind.STREAM_THROTTLES,
+    AlarmKind.ITERATOR_AGE,
+    AlarmKind.DEAD_LETTER,
+    AlarmKind.API_SERVER_ERRORS,
+    *FUNCTION_KINDS,
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,13 @@ class KinesisBatchConsumer(Construct):
         encryption_key: a customer-managed key for the stream. Default: the AWS-managed key
             ``aws/kinesis`` (KMS; producers and consumers need no key grants).
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+        alarm_settings: tuning of this construct's alarms by kind: ``STREAM_THROTTLES``,
+            ``ITERATOR_AGE``, ``DEAD_LETTER`` (failure destinations), ``API_SERVER_ERRORS``
+            (the ingest API), and ``FUNCTION_ERRORS``, ``FUNCTION_THROTTLES``,
+            ``FUNCTION_DURATION`` of every consumer (see
+            :class:`~serverless_patterns.AlarmKind`). A consumer's
+            ``iterator_age_alarm_threshold`` wins over this threshold. Default: every alarm,
+            with the kind's defaults.
         consumer_options: the options of :meth:`add_consumer` for this first consumer
             (``batch_size``, ``retry_attempts``, ``tumbling_window``, ...).
     """
@@ -99,9 +122,11 @@ class KinesisBatchConsumer(Construct):
         retention: Duration | None = None,
         encryption_key: kms.IKey | None = None,
         alarm_topic: sns.ITopic | None = None,
+        alarm_settings: Mapping[AlarmKind, AlarmSettings] | None = None,
         **consumer_options: Any,
     ) -> None:
         problems = Problems("KinesisBatchConsumer", scope, id)
+        settings = check_alarm_settings(problems, alarm_settings, ALARM_KINDS)
         check_keywords(
             problems.prefix,
             KinesisBatchConsumer.add_consumer,
@@ -141,8 +166,9 @@ class KinesisBatchConsumer(Construct):
         super().__init__(scope, id)
         self.alarm_topic = alarm_topic
         """The topic the alarms notify, if any."""
-        self.alarms: list[cloudwatch.Alarm] = []
-        """Every alarm of this construct (stream and consumers)."""
+        self._book = AlarmBook(settings, alarm_topic)
+        self.alarms: list[cloudwatch.Alarm] = self._book.alarms
+        """Every alarm of this construct (stream, consumers, ingest API)."""
         self.consumers: dict[str, StreamConsumerResources] = {}
         """Consumer id -> its function, mapping, failure destination, stream consumer, alarms."""
         self.ingest_api: apigateway.RestApi | None = None
@@ -172,15 +198,12 @@ class KinesisBatchConsumer(Construct):
             ("Write", stream.metric_write_provisioned_throughput_exceeded),
             ("Read", stream.metric_read_provisioned_throughput_exceeded),
         ):
-            self._add_alarm(
-                occurrence_alarm(
-                    self,
-                    f"{direction}ThroughputExceededAlarm",
-                    metric=metric(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
-                    description=(
-                        f"{self.node.path}: {direction.lower()}s to the stream were throttled"
-                    ),
-                )
+            self._book.occurrence(
+                AlarmKind.STREAM_THROTTLES,
+                self,
+                f"{direction}ThroughputExceededAlarm",
+                metric=metric(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+                describe=_throttled(self.node.path, direction),
             )
 
         first = self.add_consumer(handler, id="Consumer", **consumer_options)
@@ -211,7 +234,7 @@ class KinesisBatchConsumer(Construct):
         tumbling_window: Duration | None = None,
         enhanced_fan_out: bool = False,
         filters: Sequence[Mapping[str, Any]] | None = None,
-        iterator_age_alarm_threshold: Duration = _ITERATOR_AGE_ALARM,
+        iterator_age_alarm_threshold: Duration | None = None,
     ) -> StreamConsumerResources:
         """Another consumer of the same stream, with its own failure destination and alarms.
 
@@ -238,7 +261,8 @@ class KinesisBatchConsumer(Construct):
                 ["click"]}}``), every leaf a list; 1..5 filters (10 with a raised quota).
                 Default: every record.
             iterator_age_alarm_threshold: iterator age that means the consumer falls behind.
-                Default 5 minutes.
+                Default: the construct's ``alarm_settings[AlarmKind.ITERATOR_AGE].threshold``,
+                else 5 minutes.
         """
         consumer_id = id or handler.node.id
         problems = self._problems()
@@ -254,6 +278,9 @@ class KinesisBatchConsumer(Construct):
             tumbling_window=tumbling_window,
         )
         filter_criteria = checked_filters(problems, "filters", filters, keys=KINESIS_KEYS)
+        problems.check_duration(
+            "iterator_age_alarm_threshold", iterator_age_alarm_threshold, 1, 365 * 86400
+        )
         check_role(problems, "handler", handler, _CONSUMER_GRANTS)
         check_same_environment(problems, "handler", self, handler)
         if not enhanced_fan_out:  # a dedicated stream consumer is a source of its own
@@ -312,27 +339,37 @@ class KinesisBatchConsumer(Construct):
                 "discarded batches go to its on-failure destination, which is alarmed on.",
             )
 
-        alarms = [
-            dead_letter_alarm(scope, "FailureDestinationAlarm", failures),
-            cloudwatch.Alarm(
+        made = [
+            self._book.dead_letter(
+                scope,
+                "FailureDestinationAlarm",
+                failures,
+                consumer=(
+                    f"the logs of {handler.node.path} (the record says which shard and sequence "
+                    "numbers failed)"
+                ),
+                redrive=self,
+            ),
+            self._book.iterator_age(
                 scope,
                 "IteratorAgeAlarm",
-                alarm_description=(
-                    f"{scope.node.path}: the consumer is more than "
-                    f"{number(iterator_age_alarm_threshold.to_seconds())} s behind the stream"
+                handler,
+                iterator_age_alarm_threshold,
+                default=_ITERATOR_AGE_ALARM,
+            ),
+            *self._book.function_health(
+                scope,
+                "Function",
+                handler,
+                timeout_seconds=function_timeout_seconds(handler),
+                after_failure=(
+                    "Failing batches are bisected and retried, then described in the on-failure "
+                    f"destination {failures.node.path}; the records stay in the stream until "
+                    "they expire."
                 ),
-                metric=handler.metric(
-                    "IteratorAge", period=Duration.minutes(1), statistic=cloudwatch.Stats.MAXIMUM
-                ),
-                threshold=iterator_age_alarm_threshold.to_milliseconds(),
-                evaluation_periods=5,
-                datapoints_to_alarm=3,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         ]
-        for alarm in alarms:
-            self._add_alarm(alarm)
+        alarms = [alarm for alarm in made if alarm is not None]
         resources = StreamConsumerResources(handler, mapping, failures, stream_consumer, alarms)
         self.consumers[consumer_id] = resources
         return resources
@@ -479,6 +516,12 @@ class KinesisBatchConsumer(Construct):
             method_responses=_METHOD_RESPONSES,
         )
         acknowledge_rest_api_findings(api)
+        self._book.api_server_errors(
+            self,
+            "IngestApi5xxRateAlarm",
+            api,
+            behind="the stream's throttling (PutRecord answers 5XX when it is throttled)",
+        )
         self.ingest_api = api
         self.ingest_role = role
         """The role API Gateway assumes to put records (PutRecord/PutRecords on the stream)."""
@@ -489,9 +532,26 @@ class KinesisBatchConsumer(Construct):
     def _problems(self) -> Problems:
         return Problems.of("KinesisBatchConsumer", self)
 
-    def _add_alarm(self, alarm: cloudwatch.Alarm) -> None:
-        self.alarms.append(alarm)
-        notify([alarm], self.alarm_topic)
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        """This stream's dashboard segment: records in, throttling, each consumer (function,
+        iterator age, failed batches), the ingest API, alarms."""
+        widgets: list[cloudwatch.IWidget] = [
+            dashboards.header("KinesisBatchConsumer", self),
+            *dashboards.stream_widgets("Stream", self.stream),
+        ]
+        for name, consumer in self.consumers.items():
+            widgets += dashboards.function_widgets(
+                name, consumer.function, function_timeout_seconds(consumer.function)
+            )
+            widgets.append(dashboards.iterator_age_widget(name, consumer.function))
+            widgets.append(
+                dashboards.dead_letter_widget(
+                    f"{name}: failed batches", consumer.failure_destination
+                )
+            )
+        if self.ingest_api is not None:
+            widgets += dashboards.api_widgets("Ingest API", self.ingest_api)
+        return [*widgets, *dashboards.alarm_widget(self.alarms)]
 
 
 _METHOD_RESPONSES = [
@@ -513,6 +573,18 @@ _SERVER_SIDE = (
     "MissingAuthenticationToken",
     "ExpiredToken",
 )
+
+
+def _throttled(path: str, direction: str) -> Callable[[float], str]:
+    def describe(count: float) -> str:
+        return (
+            f"{path}: at least {number(count)} {direction.lower()}(s) to the stream were "
+            "throttled. First: IncomingBytes/IncomingRecords per shard on the dashboard (a hot "
+            "partition key?); then more shards, an on-demand stream, or enhanced fan-out for "
+            "readers."
+        )
+
+    return describe
 
 
 def _any_of(variable: str, parts: tuple[str, ...]) -> str:

@@ -25,12 +25,23 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from serverless_patterns import dashboards
 from serverless_patterns._assets import packaged_handler_code, packaged_module
 from serverless_patterns._synth import Validation, lazy_string
 from serverless_patterns._typecheck import checked
 from serverless_patterns._validation import Problems, number
-from serverless_patterns.alarms import notify, occurrence_alarm
-from serverless_patterns.functions import ServerlessFunction, function_timeout_seconds
+from serverless_patterns.alarms import (
+    FUNCTION_KINDS,
+    AlarmBook,
+    AlarmKind,
+    AlarmSettings,
+    check_alarm_settings,
+)
+from serverless_patterns.functions import (
+    ServerlessFunction,
+    function_timeout_seconds,
+    scope_beside,
+)
 from serverless_patterns.nag import acknowledge
 from serverless_patterns.rest_api import (
     acknowledge_method_findings,
@@ -55,6 +66,8 @@ _TRANSLATOR_MARGIN_SECONDS = 2.0
 _LEGACY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 #: Lambda allows 4 KB for all environment variables together; leave room for the others.
 _MAX_TRANSLATION_TABLE = 3000
+#: The kinds of alarm a LegacyApiProxy has (its ``alarm_settings`` keys).
+ALARM_KINDS = (AlarmKind.API_SERVER_ERRORS, AlarmKind.API_LATENCY, *FUNCTION_KINDS)
 _UNAUTHENTICATED = {
     "API_KEY": "Callers are identified by an API key with a usage plan (throttle, quota); no "
     "IAM or Cognito identity exists for them.",
@@ -172,6 +185,10 @@ class LegacyApiProxy(Construct):
             ``"237"``. Default ``"0.5"``. No route is cached unless it says so.
         integration_timeout: 50 ms..29 s for every integration. Default 29 seconds.
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+        alarm_settings: tuning of this construct's alarms by kind: ``API_SERVER_ERRORS``,
+            ``API_LATENCY``, and ``FUNCTION_ERRORS``, ``FUNCTION_THROTTLES``,
+            ``FUNCTION_DURATION`` of the translator and route handlers (see
+            :class:`~serverless_patterns.AlarmKind`). Default: every alarm, the kind's defaults.
         api_name: the REST API's name, which its alarms select it by. Default:
             ``<stack name>-<construct path>``, unique in the account and region.
         vpc_link: a private legacy service for passthrough routes: API Gateway reaches it over
@@ -203,6 +220,7 @@ class LegacyApiProxy(Construct):
         cache_cluster_size: str = "0.5",
         integration_timeout: Duration = _INTEGRATION_TIMEOUT,
         alarm_topic: sns.ITopic | None = None,
+        alarm_settings: Mapping[AlarmKind, AlarmSettings] | None = None,
         api_name: str | None = None,
         vpc_link: apigateway.IVpcLink | None = None,
         network_load_balancer: elbv2.INetworkLoadBalancer | None = None,
@@ -211,6 +229,7 @@ class LegacyApiProxy(Construct):
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
     ) -> None:
         problems = Problems("LegacyApiProxy", scope, id)
+        settings = check_alarm_settings(problems, alarm_settings, ALARM_KINDS)
         _check_private_service(
             problems, vpc_link, network_load_balancer, vpc, vpc_subnets, security_groups
         )
@@ -283,8 +302,10 @@ class LegacyApiProxy(Construct):
         """Every route, in the order added."""
         self._translations: dict[str, dict[str, Any]] = {}
         self._authorization = mode
-        self.alarms: list[cloudwatch.Alarm] = []
-        """API 5XX rate and latency, and the translator's errors once it exists."""
+        self._book = AlarmBook(settings, alarm_topic)
+        self.alarms: list[cloudwatch.Alarm] = self._book.alarms
+        """API 5XX rate and latency, and the health of the translator and route handlers."""
+        self._handlers: dict[str, lambda_.IFunction] = {}
         self.translator_function: ServerlessFunction | None = None
         """The generic translator (created with the first translated route without handler)."""
 
@@ -349,38 +370,10 @@ class LegacyApiProxy(Construct):
             self.api_key = self.api.add_api_key("ApiKey")
             self.usage_plan.add_api_key(self.api_key)
 
-        self._add_alarm(
-            cloudwatch.Alarm(
-                self,
-                "Api5xxRateAlarm",
-                alarm_description=f"{self.node.path}: more than 5% of requests fail with 5XX",
-                metric=self.api.metric_server_error(
-                    period=Duration.minutes(5), statistic=cloudwatch.Stats.AVERAGE
-                ),
-                threshold=0.05,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+        self._book.api_server_errors(
+            self, "Api5xxRateAlarm", self.api, behind="the legacy service's own logs"
         )
-        self._add_alarm(
-            cloudwatch.Alarm(
-                self,
-                "ApiLatencyAlarm",
-                alarm_description=(
-                    f"{self.node.path}: p99 latency is above 80% of the integration timeout"
-                ),
-                metric=self.api.metric_latency(
-                    period=Duration.minutes(5), statistic=cloudwatch.Stats.percentile(99)
-                ),
-                threshold=0.8 * timeout_ms,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-        )
+        self._book.api_latency(self, "ApiLatencyAlarm", self.api, timeout_ms=timeout_ms)
         self.node.add_validation(Validation(self._validate_routes))
         acknowledge_stage_findings(self.api)
 
@@ -549,6 +542,16 @@ class LegacyApiProxy(Construct):
         function: lambda_.IFunction = handler or self._translator()
         if handler is None:
             self._translations[route_key] = translation
+        elif handler not in self._handlers.values():
+            prefix = re.sub(r"[^A-Za-z0-9]", "", f"{method.title()}{path.title()}")
+            self._handlers[f"{prefix}Handler"] = handler
+            self._book.function_health(
+                scope_beside(self, handler),
+                f"{prefix}Handler",
+                handler,
+                timeout_seconds=function_timeout_seconds(handler),
+                after_failure="Callers got 502; nothing is kept for a retry.",
+            )
         parameters = _PARAMETER.findall(path)
         resource = self.api.root.resource_for_path(path) if path != "/" else self.api.root
         self._acknowledge_method(
@@ -567,6 +570,24 @@ class LegacyApiProxy(Construct):
         )
         self._cache(path, method.upper(), cache_ttl)
         self.routes.append(Route(method.upper(), path, "translated", legacy_path))
+
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        """This proxy's dashboard segment: API requests, errors and latency, its functions."""
+        widgets: list[cloudwatch.IWidget] = [
+            dashboards.header("LegacyApiProxy", self, self.legacy_base_url),
+            *dashboards.api_widgets(
+                "API", self.api, self.integration_timeout.to_seconds(integral=False)
+            ),
+        ]
+        if self.translator_function is not None:
+            widgets += dashboards.function_widgets(
+                "Translator",
+                self.translator_function,
+                function_timeout_seconds(self.translator_function),
+            )
+        for name, handler in self._handlers.items():
+            widgets += dashboards.function_widgets(name, handler, function_timeout_seconds(handler))
+        return [*widgets, *dashboards.alarm_widget(self.alarms)]
 
     # --- internals -------------------------------------------------------------------------
 
@@ -673,15 +694,12 @@ class LegacyApiProxy(Construct):
                 "Serverless-LambdaDLQ",
                 "Invoked synchronously by API Gateway: every error is answered to the caller.",
             )
-            self._add_alarm(
-                occurrence_alarm(
-                    self,
-                    "TranslatorErrorsAlarm",
-                    metric=self.translator_function.metric_errors(
-                        period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
-                    ),
-                    description=f"{self.node.path}: the translator itself failed",
-                )
+            self._book.function_health(
+                self,
+                "Translator",
+                self.translator_function,
+                timeout_seconds=float(int(timeout_seconds) + 1),
+                after_failure="Callers got 502; nothing is kept for a retry.",
             )
         return self.translator_function
 
@@ -704,10 +722,6 @@ class LegacyApiProxy(Construct):
 
     def _translations_json(self) -> str:
         return Stack.of(self).to_json_string(self._translations)
-
-    def _add_alarm(self, alarm: cloudwatch.Alarm) -> None:
-        self.alarms.append(alarm)
-        notify([alarm], self.alarm_topic)
 
     def _method_options(
         self, authorization: Authorization, user_pool: cognito.IUserPool | None

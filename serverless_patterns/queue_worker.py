@@ -19,10 +19,17 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from serverless_patterns import dashboards
 from serverless_patterns._event_filters import SQS_KEYS, checked_filters
 from serverless_patterns._typecheck import checked
 from serverless_patterns._validation import Problems, number
-from serverless_patterns.alarms import dead_letter_alarm, message_age_alarm, notify
+from serverless_patterns.alarms import (
+    FUNCTION_KINDS,
+    AlarmBook,
+    AlarmKind,
+    AlarmSettings,
+    check_alarm_settings,
+)
 from serverless_patterns.functions import (
     check_same_environment,
     claim_event_source,
@@ -44,6 +51,8 @@ _DEFAULT_MAX_RECEIVE_COUNT = 5
 _DEFAULT_RETENTION = Duration.days(4)
 _VISIBILITY_PER_FUNCTION_TIMEOUT = 6  # AWS guidance for SQS event sources
 _MAX_VISIBILITY_SECONDS = 12 * 3600
+#: The kinds of alarm a QueueWorker has (its ``alarm_settings`` keys).
+ALARM_KINDS = (AlarmKind.DEAD_LETTER, AlarmKind.MESSAGE_AGE, *FUNCTION_KINDS)
 
 
 class QueueWorker(Construct):
@@ -82,6 +91,11 @@ class QueueWorker(Construct):
             ``max_receive_count`` x visibility timeout: the longest a message can legitimately
             spend being retried before it is dead-lettered.
         alarm_topic: SNS topic that every alarm notifies, on ALARM and on OK. Default none.
+        alarm_settings: tuning of this construct's alarms by kind: ``DEAD_LETTER``,
+            ``MESSAGE_AGE``, ``FUNCTION_ERRORS``, ``FUNCTION_THROTTLES``,
+            ``FUNCTION_DURATION`` (see :class:`~serverless_patterns.AlarmKind`); a kind's
+            threshold, evaluation periods, or ``enabled=False``. Default: every alarm, with
+            the kind's defaults.
         enabled: whether the event source mapping polls. Default True.
         filters: event filter patterns, ``lambda_.FilterCriteria.filter({...})`` or the pattern
             as a dict, on ``body`` (``{"body": {"type": ["order"]}}``, a JSON body) or the
@@ -110,10 +124,20 @@ class QueueWorker(Construct):
         encryption_key: kms.IKey | None = None,
         message_age_alarm_threshold: Duration | None = None,
         alarm_topic: sns.ITopic | None = None,
+        alarm_settings: Mapping[AlarmKind, AlarmSettings] | None = None,
         enabled: bool = True,
         filters: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         problems = Problems("QueueWorker", scope, id)
+        settings = check_alarm_settings(problems, alarm_settings, ALARM_KINDS)
+        age_setting = settings.get(AlarmKind.MESSAGE_AGE)
+        if message_age_alarm_threshold is not None and age_setting and age_setting.threshold:
+            problems.add(
+                "message_age_alarm_threshold",
+                message_age_alarm_threshold,
+                "is also given as alarm_settings[AlarmKind.MESSAGE_AGE].threshold",
+                "one of the two",
+            )
         filter_criteria = checked_filters(problems, "filters", filters, keys=SQS_KEYS)
         function_timeout = function_timeout_seconds(handler)
         window = max_batching_window.to_seconds(integral=False) if max_batching_window else 0
@@ -244,19 +268,46 @@ class QueueWorker(Construct):
         age_threshold = message_age_alarm_threshold or Duration.seconds(
             receive_count * visibility_seconds
         )
-        self.dead_letter_alarm = dead_letter_alarm(
-            self, "DeadLetterQueueAlarm", self.dead_letter_queue
-        )
-        """ALARM when any message is in the DLQ."""
-        self.message_age_alarm = message_age_alarm(
-            self, "MessageAgeAlarm", self.queue, age_threshold
-        )
-        """ALARM when the oldest message in the queue is older than the threshold."""
-        self.alarms: list[cloudwatch.Alarm] = [self.dead_letter_alarm, self.message_age_alarm]
-        """Every alarm of this construct."""
         self.alarm_topic = alarm_topic
         """The topic the alarms notify, if any."""
-        notify(self.alarms, alarm_topic)
+        self._function_timeout = function_timeout
+        book = AlarmBook(settings, alarm_topic)
+        consumer = f"the function {handler.node.path}"
+        self.dead_letter_alarm = book.dead_letter(
+            self,
+            "DeadLetterQueueAlarm",
+            self.dead_letter_queue,
+            consumer=f"the logs of {consumer}",
+            redrive=self,
+        )
+        """ALARM when any message is in the DLQ (None when that kind is turned off)."""
+        self.message_age_alarm = book.message_age(
+            self, "MessageAgeAlarm", self.queue, age_threshold, consumer=consumer
+        )
+        """ALARM when the oldest message in the queue is older than the threshold."""
+        self.function_alarms: list[cloudwatch.Alarm] = book.function_health(
+            scope_beside(self, handler),
+            "Function",
+            handler,
+            timeout_seconds=function_timeout,
+            after_failure=(
+                "Failed messages are retried, then kept in the dead-letter queue "
+                f"{self.dead_letter_queue.node.path}."
+            ),
+        )
+        """The function's error rate, throttles and duration alarms (shared with any other
+        construct of the app that uses the same function)."""
+        self.alarms: list[cloudwatch.Alarm] = book.alarms
+        """Every alarm of this construct."""
+
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        """This worker's dashboard segment: queue flow and backlog, DLQ, function, alarms."""
+        return [
+            dashboards.header("QueueWorker", self),
+            *dashboards.queue_widgets("Queue", self.queue, self.dead_letter_queue),
+            *dashboards.function_widgets("Function", self.function, self._function_timeout),
+            *dashboards.alarm_widget(self.alarms),
+        ]
 
     @checked
     def grant_send(self, grantee: iam.IGrantable) -> iam.Grant:

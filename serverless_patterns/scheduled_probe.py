@@ -22,12 +22,25 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from serverless_patterns import dashboards
 from serverless_patterns._assets import packaged_handler_code
 from serverless_patterns._schedules import ExpressionError, parse_expression
 from serverless_patterns._typecheck import check_fields, checked
 from serverless_patterns._validation import Problems, number
-from serverless_patterns.alarms import dead_letter_alarm, encrypted_alarm_topic, notify
-from serverless_patterns.functions import ServerlessFunction, async_failure_destination
+from serverless_patterns.alarms import (
+    FUNCTION_KINDS,
+    AlarmBook,
+    AlarmKind,
+    AlarmSettings,
+    check_alarm_settings,
+    encrypted_alarm_topic,
+    notify,
+)
+from serverless_patterns.functions import (
+    ServerlessFunction,
+    async_failure_destination,
+    function_timeout_seconds,
+)
 from serverless_patterns.queues import dead_letter_queue
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -39,6 +52,8 @@ _CRON_ALARM_PERIOD = Duration.minutes(5)
 _MAX_EVENT_AGE_SECONDS = 6 * 3600
 _MAX_DIMENSION = 255  # CloudWatch's limit on a dimension value
 METRICS_NAMESPACE = "ServerlessPatterns/Probe"
+#: The kinds of alarm a ScheduledProbe has (its ``alarm_settings`` keys).
+ALARM_KINDS = (AlarmKind.DEAD_LETTER, *FUNCTION_KINDS)
 MAX_TARGETS = 32
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 #: The probe stops waiting 2 s after the longest target timeout; keep room for that and start-up.
@@ -127,6 +142,11 @@ class ScheduledProbe(Construct):
             another channel than the alert topic, which cannot report its own failures.
             Default: failed runs and undelivered invocations go to the alert topic, and the
             undelivered-alerts alarm notifies nobody (a warning says so).
+        alarm_settings: tuning of the probe's own alarms by kind: ``DEAD_LETTER`` (failed
+            runs, undelivered invocations and alerts) and ``FUNCTION_ERRORS``,
+            ``FUNCTION_THROTTLES``, ``FUNCTION_DURATION`` of the probe function (see
+            :class:`~serverless_patterns.AlarmKind`); the targets' alarms follow
+            ``failure_threshold``. Default: every alarm, with the kind's defaults.
     """
 
     @checked
@@ -145,8 +165,10 @@ class ScheduledProbe(Construct):
         function_timeout: Duration = _FUNCTION_TIMEOUT,
         max_redirects: int = 5,
         alarm_topic: sns.ITopic | None = None,
+        alarm_settings: Mapping[AlarmKind, AlarmSettings] | None = None,
     ) -> None:
         problems = Problems("ScheduledProbe", scope, id)
+        settings = check_alarm_settings(problems, alarm_settings, ALARM_KINDS)
         interval = _interval_seconds(problems, schedule)
         _check_targets(problems, targets, interval, function_timeout.to_seconds())
         for email in alert_emails:
@@ -211,6 +233,10 @@ class ScheduledProbe(Construct):
         )
         """The probe function (its code ships inside this package)."""
 
+        # The probe's own failures go where the operators of the probe listen (alarm_topic),
+        # else to the alert topic, except one: undeliverable alerts cannot be reported through
+        # the channel that failed to deliver them.
+        book = AlarmBook(settings, alarm_topic or alert_topic)
         # A run older than the next one is stale; Lambda and Scheduler keep events 60 s..6 h.
         event_age = Duration.seconds(min(max(60, interval or 300), _MAX_EVENT_AGE_SECONDS))
         # Scheduler invokes asynchronously: a run that fails after Lambda's retry is kept here,
@@ -224,6 +250,8 @@ class ScheduledProbe(Construct):
             retry_attempts=0,
             max_event_age=event_age,
             invoked_by=f"the schedule of {self.node.path}",
+            book=book,
+            owner=self,
         )
         self.failure_queue = failure_destination.queue
         """Probe runs that failed (Lambda's on-failure destination)."""
@@ -275,7 +303,11 @@ class ScheduledProbe(Construct):
                     self,
                     f"{_construct_id(name)}Alarm",
                     alarm_description=(
-                        f"{name} ({target.url}) failed {failure_threshold} check(s) in a row"
+                        f"{name} ({target.url}) failed {failure_threshold} check(s) in a row. "
+                        "First: the probe's log (Logs Insights on its log group, filter "
+                        f"target = '{name}') says why: status, content, latency or a "
+                        "connection error; then the site itself. OK follows the first good "
+                        "check."
                     ),
                     metric=cloudwatch.Metric(
                         namespace=METRICS_NAMESPACE,
@@ -293,22 +325,36 @@ class ScheduledProbe(Construct):
                 )
             )
         notify(self.alarms, self.alert_topic)
-        probe_alarms = [
-            failure_destination.alarm,
-            dead_letter_alarm(self, "ScheduleDeadLetterAlarm", self.schedule_dead_letter_queue),
-        ]
-        # The probe's own failures go where the operators of the probe listen (alarm_topic),
-        # else to the alert topic, except one: undeliverable alerts cannot be reported through
-        # the channel that failed to deliver them.
-        notify(probe_alarms, alarm_topic or self.alert_topic)
+        book.dead_letter(
+            self,
+            "ScheduleDeadLetterAlarm",
+            self.schedule_dead_letter_queue,
+            consumer="the message attributes (ERROR_CODE, ERROR_MESSAGE the scheduler adds)",
+            redrive=self,
+        )
+        book.function_health(
+            self,
+            "Function",
+            self.function,
+            timeout_seconds=function_timeout.to_seconds(integral=False),
+            after_failure=(
+                f"A failed run is kept in {self.failure_queue.node.path}; the next run checks "
+                "again."
+            ),
+        )
+        self.alert_dead_letter_alarm: cloudwatch.Alarm | None = None
+        """ALARM when an alert could not be delivered (to an email address or phone)."""
         if alert_emails or alert_phone_numbers:
-            self.alert_dead_letter_alarm = dead_letter_alarm(
-                self, "AlertDeadLetterAlarm", self.alert_dead_letter_queue
+            unheard = AlarmBook(settings, alarm_topic)
+            self.alert_dead_letter_alarm = unheard.dead_letter(
+                self,
+                "AlertDeadLetterAlarm",
+                self.alert_dead_letter_queue,
+                consumer="the topic's delivery status logs (an address that bounces?)",
+                redrive=self,
             )
-            """ALARM when an alert could not be delivered (to an email address or phone)."""
-            notify([self.alert_dead_letter_alarm], alarm_topic)
-            probe_alarms.append(self.alert_dead_letter_alarm)
-            if alarm_topic is None:
+            book.alarms.extend(unheard.alarms)
+            if alarm_topic is None and self.alert_dead_letter_alarm is not None:
                 Annotations.of(self).add_warning_v2(
                     "serverless-patterns:probe-alert-dlq-unheard",
                     "Alerts that cannot be delivered land in the alert DLQ, whose alarm notifies "
@@ -316,7 +362,40 @@ class ScheduledProbe(Construct):
                 )
         self.alarm_topic = alarm_topic
         """The topic the probe's own alarms notify, if given."""
-        self.alarms.extend(probe_alarms)
+        self.alarms.extend(book.alarms)
+        self._service_name = service_name
+
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        """This probe's dashboard segment: each target's availability and latency, the
+        function, failed and undelivered runs, alarms."""
+        availability = [
+            cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="Availability",
+                dimensions_map={"service": self._service_name, "Target": target.target_name},
+                statistic=cloudwatch.Stats.MINIMUM,
+                label=target.target_name,
+            )
+            for target in self.targets
+        ]
+        widgets: list[cloudwatch.IWidget] = [
+            dashboards.header("ScheduledProbe", self, f"{len(self.targets)} target(s)"),
+            cloudwatch.GraphWidget(
+                title="Availability (1 up, 0 down)",
+                left=availability,
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
+                width=8,
+                height=6,
+            ),
+            *dashboards.function_widgets(
+                "Probe", self.function, function_timeout_seconds(self.function)
+            ),
+            dashboards.dead_letter_widget("Failed runs", self.failure_queue),
+            dashboards.dead_letter_widget(
+                "Undelivered invocations", self.schedule_dead_letter_queue
+            ),
+        ]
+        return [*widgets, *dashboards.alarm_widget(self.alarms)]
 
 
 def _construct_id(name: str) -> str:

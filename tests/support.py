@@ -44,3 +44,14 @@ def user_function(stack: cdk.Stack, id: str, **options: Any) -> cdk.aws_lambda.F
         timeout=options.pop("timeout", cdk.Duration.seconds(10)),
         **options,
     )
+
+
+def alarm_ids(construct: Any) -> list[str]:
+    """The construct ids of ``construct.alarms``, in order (the ids are the contract)."""
+    return [alarm.node.id for alarm in construct.alarms]
+
+
+#: The health alarms of one function, by the prefix of their ids.
+def health(prefix: str, *, duration: bool = True) -> list[str]:
+    kinds = ["Errors", "Throttles", *(["Duration"] if duration else [])]
+    return [f"{prefix}{kind}Alarm" for kind in kinds]

@@ -221,6 +221,44 @@ def alarms_notify_each_action_once(template: Template) -> list[str]:
     return problems
 
 
+def _alarm_metrics(alarm: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The metrics an alarm watches: its own, or those of its metric math."""
+    if "MetricName" in alarm:
+        yield alarm
+    for query in alarm.get("Metrics", []):
+        if "MetricStat" in query:
+            yield query["MetricStat"]["Metric"]
+
+
+def invoked_functions_have_health_alarms(template: Template) -> list[str]:
+    """A function an event source, a subscription or a service invokes is watched: an alarm
+    on its errors (a count or an error rate) and one on its throttles."""
+    invoked: set[str] = set()
+    for _, mapping in resources(template, "AWS::Lambda::EventSourceMapping"):
+        invoked.add(referenced_id(mapping.get("FunctionName")) or "")
+    for _, permission in resources(template, "AWS::Lambda::Permission"):
+        invoked.add(referenced_id(permission.get("FunctionName")) or "")
+    for _, subscription in resources(template, "AWS::SNS::Subscription"):
+        if subscription.get("Protocol") == "lambda":
+            invoked.add(referenced_id(subscription.get("Endpoint")) or "")
+    watched: dict[str, set[str]] = {}
+    for _, alarm in resources(template, "AWS::CloudWatch::Alarm"):
+        for metric in _alarm_metrics(alarm):
+            if metric.get("Namespace") != "AWS/Lambda":
+                continue
+            for dimension in metric.get("Dimensions", []):
+                if dimension.get("Name") == "FunctionName":
+                    function_id = referenced_id(dimension.get("Value")) or ""
+                    watched.setdefault(function_id, set()).add(metric.get("MetricName", ""))
+    return [
+        f"{function_id} is invoked but no alarm watches its {metric}"
+        for function_id in sorted(invoked)
+        if resource_type(template, function_id) == "AWS::Lambda::Function"
+        for metric in ("Errors", "Throttles")
+        if metric not in watched.get(function_id, set())
+    ]
+
+
 INVARIANTS: list[InvariantCheck] = [
     consumed_queues_have_redrive,
     stream_mappings_have_failure_destination_and_bounded_retries,
@@ -232,6 +270,7 @@ INVARIANTS: list[InvariantCheck] = [
     functions_are_traced_with_bounded_logs,
     state_machines_are_traced_and_log_every_event,
     alarms_notify_each_action_once,
+    invoked_functions_have_health_alarms,
 ]
 
 

@@ -16,6 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
 from serverless_patterns import CommandRouter, ServerlessFunction
+from tests.support import alarm_ids, health
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 PATH = "CommandRouter at 'TestStack/Router'"
@@ -138,8 +139,15 @@ def test_async_receiver_gets_an_alarmed_failure_queue(stack: cdk.Stack) -> None:
         },
     )
     template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
-    # router errors, API 5xx, the async receiver's failure queue
-    assert len(router.alarms) == 3
+    # the router's health, API 5xx, each receiver's health, the async receiver's failure queue
+    assert alarm_ids(router) == [
+        *health("Router"),
+        "Api5xxAlarm",
+        *health("GetUserV1"),
+        *health("GetUserV2"),
+        "SendEmailV1FailureAlarm",
+        *health("SendEmailV1"),
+    ]
 
 
 def test_router_timeout_defaults_to_the_api_integration_timeout(stack: cdk.Stack) -> None:
@@ -183,7 +191,8 @@ def test_without_api_only_direct_invocation(stack: cdk.Stack) -> None:
         },
     )
     assert router.url is None
-    assert len(router.alarms) == 2
+    assert "Api5xxAlarm" not in alarm_ids(router)
+    assert len(router.alarms) == 13
 
 
 def test_cognito_authorization(stack: cdk.Stack) -> None:
@@ -205,7 +214,7 @@ def test_alarm_topic_is_notified_by_every_alarm(stack: cdk.Stack) -> None:
     topic = sns.Topic(stack, "Alarms")
     router = router_with_commands(stack, alarm_topic=topic)
     alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == len(router.alarms) == 3
+    assert len(alarms) == len(router.alarms) == 14
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [ref(stack, topic)]
 

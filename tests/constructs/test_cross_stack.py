@@ -68,10 +68,11 @@ def test_fan_out_lambda_subscription_lives_beside_the_function() -> None:
     # The subscription's DLQ and the worker's queue stay with the topic.
     assert "Audit" in fan.dead_letter_queues
     assert fan.dead_letter_queues["Audit"].stack is platform
-    # Topic (2), Audit's subscription DLQ and invoke failures, the worker's subscription DLQ,
-    # DLQ and message age: the invoke failure alarm watches its queue beside the function.
-    assert len(fan.alarms) == 7
-    assert sorted(alarm.stack.stack_name for alarm in fan.alarms).count("Services") == 1
+    # Topic (2), Audit's subscription DLQ, invoke failures and health (3), the worker's
+    # subscription DLQ, DLQ, message age and function health (3): the invoke failure alarm and
+    # the functions' health alarms watch what lives beside the functions, in their stack.
+    assert len(fan.alarms) == 13
+    assert sorted(alarm.stack.stack_name for alarm in fan.alarms).count("Services") == 7
 
 
 def test_kinesis_consumer_lives_beside_its_function() -> None:
@@ -80,7 +81,8 @@ def test_kinesis_consumer_lives_beside_its_function() -> None:
     assert dependencies(app) == {"Platform": [], "Services": ["Platform"]}
     assert consumer.event_source_mapping.stack is services
     assert consumer.failure_destination.stack is services
-    Template.from_stack(services).resource_count_is("AWS::CloudWatch::Alarm", 2)
+    # Failure destination, iterator age, and the function's health (3)
+    Template.from_stack(services).resource_count_is("AWS::CloudWatch::Alarm", 5)
     Template.from_stack(platform).resource_count_is("AWS::Kinesis::Stream", 1)
 
 

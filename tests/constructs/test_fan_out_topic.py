@@ -17,6 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
 
 from serverless_patterns import FanOutTopic, QueueWorker, ServerlessFunction
+from tests.support import alarm_ids, health
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 PATH = "FanOutTopic at 'TestStack/Fan'"
@@ -176,14 +177,20 @@ def test_lambda_subscriber_queues_are_alarmed(stack: cdk.Stack) -> None:
     alarmed = {
         alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for alarm in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"]["Namespace"] == "AWS/SQS"
+        if alarm["Properties"].get("Namespace") == "AWS/SQS"
     }
     assert len(alarmed) == 2
     assert all(
         "SubscriberSubscriptionDeadLetterQueue" in q or "SubscriberInvokeFailureQueue" in q
         for q in alarmed
     )
-    assert len(fan.alarms) == 4
+    assert alarm_ids(fan) == [
+        "NotificationsFailedAlarm",
+        "RedriveFailedAlarm",
+        "SubscriberSubscriptionDeadLetterAlarm",
+        "SubscriberInvokeFailureAlarm",
+        *health("Subscriber"),
+    ]
 
 
 def test_lambda_subscriber_options(stack: cdk.Stack) -> None:
@@ -507,7 +514,9 @@ def test_alarm_topic_is_notified_by_every_alarm(stack: cdk.Stack) -> None:
     fan.add_queue_subscriber()
     fan.add_worker(function(stack, "W"))
     found = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
-    assert len(found) == len(fan.alarms) == 2 + 2 + 2 + 2 + 1
+    # topic 2; Lambda subscriber: DLQ, failures, health 3; queue subscriber: its DLQ and the
+    # subscription's; worker: subscription DLQ, DLQ, age, health 3
+    assert len(found) == len(fan.alarms) == 2 + 5 + 2 + 6
     for alarm in found.values():
         assert alarm["Properties"]["AlarmActions"] == [ref(stack, alarms)]
         assert alarm["Properties"]["OKActions"] == [ref(stack, alarms)]

@@ -25,7 +25,7 @@ from serverless_patterns import (
     ServerlessFunction,
     Stage,
 )
-from tests.support import user_function
+from tests.support import alarm_ids, health, user_function
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 TRANSIENT = [
@@ -313,8 +313,12 @@ def test_every_alarm_notifies_the_alarm_topic(stack: cdk.Stack) -> None:
     pipeline = FilterPipeline(stack, "Orders", stages=two_stages(stack), alarm_topic=topic)
     template = Template.from_stack(stack)
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    # per stage: DLQ + message age; plus the rejected queue's age alarm
-    assert len(alarms) == len(pipeline.alarms) == 5
+    # the rejected queue's age alarm; per stage: DLQ, message age and the function's health
+    assert alarm_ids(pipeline) == [
+        "RejectedAgeAlarm",
+        *["DeadLetterQueueAlarm", "MessageAgeAlarm", *health("Function")] * 2,
+    ]
+    assert len(alarms) == len(pipeline.alarms) == 11
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": ref(stack, topic)}]
         assert alarm["Properties"]["OKActions"] == [{"Ref": ref(stack, topic)}]
@@ -536,9 +540,17 @@ def test_state_machine_alarms_on_failed_and_timed_out_executions_and_its_queues(
                 "AlarmActions": [{"Ref": ref(stack, topic)}],
             },
         )
-    # rejected age, pipeline DLQ, 2 executions, input DLQ, input message age
-    assert len(pipeline.alarms) == 6
-    template.resource_count_is("AWS::CloudWatch::Alarm", 6)
+    assert alarm_ids(pipeline) == [
+        "RejectedAgeAlarm",
+        "DeadLetterQueueAlarm",
+        *health("validateFunction"),
+        *health("enrichFunction"),
+        "ExecutionsFailedAlarm",
+        "ExecutionsTimedOutAlarm",
+        "InputDeadLetterQueueAlarm",
+        "InputMessageAgeAlarm",
+    ]
+    template.resource_count_is("AWS::CloudWatch::Alarm", 12)
     assert all(s.dead_letter_queue is pipeline.dead_letter_queue for s in pipeline.stages)
 
 

@@ -18,6 +18,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
 from serverless_patterns import INFINITE, KinesisBatchConsumer, ServerlessFunction
+from tests.support import alarm_ids, health
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 PATH = "KinesisBatchConsumer at 'TestStack/Clicks'"
@@ -147,7 +148,13 @@ def test_alarms_iterator_age_failure_destination_and_throughput(stack: cdk.Stack
         template.has_resource_properties(
             "AWS::CloudWatch::Alarm", {"MetricName": metric, "Namespace": "AWS/Kinesis"}
         )
-    assert len(clicks.alarms) == 4
+    assert alarm_ids(clicks) == [
+        "WriteThroughputExceededAlarm",
+        "ReadThroughputExceededAlarm",
+        "FailureDestinationAlarm",
+        "IteratorAgeAlarm",
+        *health("Function"),
+    ]
 
 
 def test_exposes_what_it_creates(stack: cdk.Stack) -> None:
@@ -246,7 +253,8 @@ def test_add_consumer_gets_its_own_failure_destination_and_alarms(stack: cdk.Sta
             },
         },
     )
-    assert len(clicks.alarms) == 6
+    assert len(clicks.alarms) == 2 + 5 * 2
+    assert len(clicks.consumers["Archive"].alarms) == 5
     assert set(clicks.consumers) == {"Consumer", "Archive"}
 
 
@@ -291,7 +299,7 @@ def test_alarm_topic_is_notified_by_every_alarm(stack: cdk.Stack) -> None:
     clicks = KinesisBatchConsumer(stack, "Clicks", handler=function(stack), alarm_topic=topic)
     clicks.add_consumer(function(stack, "Second"))
     found = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
-    assert len(found) == len(clicks.alarms) == 6
+    assert len(found) == len(clicks.alarms) == 2 + 5 * 2
     for alarm in found.values():
         assert alarm["Properties"]["AlarmActions"] == [ref(stack, topic)]
         assert alarm["Properties"]["OKActions"] == [ref(stack, topic)]

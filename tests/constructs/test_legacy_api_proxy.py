@@ -16,6 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 
 from serverless_patterns import LegacyApiProxy, ServerlessFunction
+from tests.support import alarm_ids, health
 
 LEGACY = "https://legacy.example.com/api"
 PATH = "LegacyApiProxy at 'TestStack/Proxy'"
@@ -122,9 +123,15 @@ def test_alarms_5xx_rate_latency_and_translator_errors(stack: cdk.Stack) -> None
         {"MetricName": "Latency", "ExtendedStatistic": "p99", "Threshold": 23200},
     )
     template.has_resource_properties(
-        "AWS::CloudWatch::Alarm", {"MetricName": "Errors", "Namespace": "AWS/Lambda"}
+        "AWS::CloudWatch::Alarm",
+        {
+            "Metrics": Match.array_with(
+                [Match.object_like({"Expression": "100 * errors / MAX([errors, invocations])"})]
+            ),
+            "Threshold": 5,
+        },
     )
-    assert len(proxy.alarms) == 3
+    assert alarm_ids(proxy) == ["Api5xxRateAlarm", "ApiLatencyAlarm", *health("Translator")]
     assert [r.kind for r in proxy.routes] == ["translated", "passthrough"]
 
 
@@ -208,7 +215,7 @@ def test_alarm_topic_is_notified(stack: cdk.Stack) -> None:
     proxy = proxy_with_routes(stack, alarm_topic=topic)
     for alarm in Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["AlarmActions"] == [ref(stack, topic)]
-    assert len(proxy.alarms) == 3
+    assert len(proxy.alarms) == 5
 
 
 # --- bad input -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match, Template
 
 from serverless_patterns import QueueWorker, ServerlessFunction
+from tests.support import alarm_ids, health
 
 INLINE = lambda_.Code.from_inline("def handler(event, context):\n    return {}\n")
 
@@ -216,7 +217,12 @@ def test_exposes_what_it_creates(stack: cdk.Stack) -> None:
     assert isinstance(worker.dead_letter_queue, sqs.Queue)
     assert worker.function is handler
     assert isinstance(worker.event_source_mapping, lambda_.EventSourceMapping)
-    assert worker.alarms == [worker.dead_letter_alarm, worker.message_age_alarm]
+    assert worker.alarms == [
+        worker.dead_letter_alarm,
+        worker.message_age_alarm,
+        *worker.function_alarms,
+    ]
+    assert alarm_ids(worker) == ["DeadLetterQueueAlarm", "MessageAgeAlarm", *health("Function")]
     assert worker.alarm_topic is None
 
 
@@ -227,7 +233,7 @@ def test_alarm_topic_is_notified_on_alarm_and_ok(stack: cdk.Stack) -> None:
     topic = sns.Topic(stack, "Alerts")
     QueueWorker(stack, "Orders", handler=function(stack), alarm_topic=topic)
     alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 2
+    assert len(alarms) == 5
     for alarm in alarms.values():
         topic_ref = {"Ref": stack.get_logical_id(topic.node.default_child)}  # type: ignore[arg-type]
         assert alarm["Properties"]["AlarmActions"] == [topic_ref]

@@ -14,6 +14,7 @@ from aws_cdk.assertions import Match, Template
 
 from serverless_patterns import ProbeTarget, ScheduledProbe
 from serverless_patterns._assets import packaged_handler_directory
+from tests.support import alarm_ids, health
 
 PATH = "ScheduledProbe at 'TestStack/Probe'"
 SITE = ProbeTarget(url="https://example.com/health", name="example")
@@ -133,7 +134,13 @@ def test_one_availability_alarm_per_target_on_state_change(stack: cdk.Stack) -> 
                 "OKActions": [ref(stack, probe.alert_topic)],
             },
         )
-    assert len(probe.alarms) == 4  # two targets, invoke failures, schedule DLQ
+    # two targets, then the probe's own: invoke failures, schedule DLQ, the function's health
+    assert len(probe.alarms) == 7
+    assert alarm_ids(probe)[2:] == [
+        "InvokeFailureAlarm",
+        "ScheduleDeadLetterAlarm",
+        *health("Function"),
+    ]
 
 
 def test_alert_topic_is_created_encrypted(stack: cdk.Stack) -> None:
@@ -165,7 +172,12 @@ def test_email_and_sms_subscriptions_with_a_dead_letter_queue(stack: cdk.Stack) 
                 "RedrivePolicy": {"deadLetterTargetArn": arn(stack, probe.alert_dead_letter_queue)},
             },
         )
-    assert len(probe.alarms) == 4
+    assert alarm_ids(probe)[1:] == [
+        "InvokeFailureAlarm",
+        "ScheduleDeadLetterAlarm",
+        *health("Function"),
+        "AlertDeadLetterAlarm",
+    ]
 
 
 def test_target_options_reach_the_handler(stack: cdk.Stack) -> None:

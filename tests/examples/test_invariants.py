@@ -147,6 +147,29 @@ VIOLATIONS = [
         ["Alarm repeats an action in AlarmActions"],
     ),
     (
+        inv.invoked_functions_have_health_alarms,
+        template(
+            Fn=res("AWS::Lambda::Function"),
+            Esm=res("AWS::Lambda::EventSourceMapping", FunctionName={"Ref": "Fn"}),
+            Errors=res(
+                "AWS::CloudWatch::Alarm",
+                Metrics=[
+                    {
+                        "Id": "errors",
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": "AWS/Lambda",
+                                "MetricName": "Errors",
+                                "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "Fn"}}],
+                            }
+                        },
+                    }
+                ],
+            ),
+        ),
+        ["Fn is invoked but no alarm watches its Throttles"],
+    ),
+    (
         inv.functions_are_traced_with_bounded_logs,
         template(Fn=res("AWS::Lambda::Function"), Logs=res("AWS::Logs::LogGroup")),
         [
