@@ -73,6 +73,50 @@ def _messages_visible_alarm(scope: Construct, id: str, queue: sqs.Queue) -> clou
     )
 
 
+def _function_health(scope: Construct, prefix: str, function: lambda_.Function) -> None:
+    """Error rate, throttles and p99 duration near the (default 3 s) timeout."""
+    for kind, metric, threshold, comparison in (
+        (
+            "Errors",
+            cloudwatch.MathExpression(
+                expression="100 * errors / MAX([errors, invocations])",
+                using_metrics={
+                    "errors": function.metric_errors(statistic=cloudwatch.Stats.SUM),
+                    "invocations": function.metric_invocations(statistic=cloudwatch.Stats.SUM),
+                },
+                period=Duration.minutes(5),
+            ),
+            5,
+            cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        ),
+        (
+            "Throttles",
+            function.metric_throttles(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
+            1,
+            _GTE,
+        ),
+        (
+            "Duration",
+            function.metric_duration(
+                period=Duration.minutes(5), statistic=cloudwatch.Stats.percentile(99)
+            ),
+            2400,
+            _GTE,
+        ),
+    ):
+        cloudwatch.Alarm(
+            scope,
+            f"{prefix}{kind}Alarm",
+            alarm_description=f"{function.node.path}: {kind.lower()}",
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            comparison_operator=comparison,
+            treat_missing_data=_NOT_BREACHING,
+        )
+
+
 def queue_worker_twin(scope: Construct, id: str, handler: lambda_.Function) -> sqs.Queue:
     """``QueueWorker(scope, id, handler=handler)`` for a function with the default 3 s timeout."""
     worker = Construct(scope, id)
@@ -105,6 +149,7 @@ def queue_worker_twin(scope: Construct, id: str, handler: lambda_.Function) -> s
         comparison_operator=_GTE,
         treat_missing_data=_NOT_BREACHING,
     )
+    _function_health(worker, "Function", handler)
     return queue
 
 
@@ -187,6 +232,7 @@ def fan_out_topic_twin(
         retry_attempts=2,
     )
     _messages_visible_alarm(fan_out, f"{subscriber_id}InvokeFailureAlarm", failures)
+    _function_health(fan_out, subscriber_id, lambda_subscriber)
     permission = lambda_.CfnPermission(
         fan_out,
         f"{subscriber_id}InvokePermission",
@@ -292,6 +338,7 @@ def kinesis_batch_consumer_twin(
         comparison_operator=_GTE,
         treat_missing_data=_NOT_BREACHING,
     )
+    _function_health(consumer, "Function", handler)
     return stream
 
 

@@ -15,6 +15,9 @@ semantics wrong; everything else is moto's own:
   schedules), and only for those: deployment and tooling stay unrestricted.
 - SQS visibility timeouts and delays pass on the runtime's time scale.
 - Step Functions: state machines execute (moto's ASL interpreter), CloudFormation's included.
+- CloudWatch alarms in CloudFormation (moto has the API, not the resource): created as
+  ``PutMetricAlarm`` creates them, so a dashboard's alarm widget resolves and
+  ``DescribeAlarms`` lists a stack's alarms.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def install(runtime: Runtime) -> None:
     _iam(runtime)
     _sqs_time(runtime)
     _step_functions()
+    _cloudwatch_alarms()
     _dispatch()
 
 
@@ -435,3 +439,119 @@ def _step_functions() -> None:
     _replace(
         models, "stepfunctions_backends", stepfunctions_parser_backends
     )  # CloudFormation's too
+
+
+def _cloudwatch_alarms() -> None:
+    from moto.cloudformation import parsing
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.cloudwatch import models as cloudwatch
+    from moto.core.common_models import CloudFormationModel
+
+    def put(name: str, properties: dict[str, Any], account_id: str, region: str) -> Any:
+        queries = [
+            cloudwatch.MetricDataQuery(
+                query_id=query["Id"],
+                label=query.get("Label"),
+                period=query.get("Period"),
+                return_data=query.get("ReturnData", True),
+                expression=query.get("Expression"),
+                metric_stat=cloudwatch.MetricStat(
+                    metric=cloudwatch.Metric(
+                        metric_name=query["MetricStat"]["Metric"].get("MetricName", ""),
+                        namespace=query["MetricStat"]["Metric"].get("Namespace", ""),
+                        dimensions=[
+                            cloudwatch.Dimension(name=d.get("Name"), value=d.get("Value"))
+                            for d in query["MetricStat"]["Metric"].get("Dimensions", [])
+                        ],
+                    ),
+                    period=query["MetricStat"].get("Period"),
+                    stat=query["MetricStat"].get("Stat"),
+                    unit=query["MetricStat"].get("Unit"),
+                )
+                if "MetricStat" in query
+                else None,
+            )
+            for query in properties.get("Metrics", [])
+        ]
+        return cloudwatch.cloudwatch_backends[account_id][region].put_metric_alarm(
+            name=name,
+            namespace=properties.get("Namespace", ""),
+            metric_name=properties.get("MetricName", ""),
+            comparison_operator=properties["ComparisonOperator"],
+            evaluation_periods=int(properties["EvaluationPeriods"]),
+            period=int(properties.get("Period", 60)),
+            threshold=float(properties.get("Threshold", 0)),
+            statistic=properties.get("Statistic", ""),
+            description=properties.get("AlarmDescription", ""),
+            dimensions=properties.get("Dimensions", []),
+            alarm_actions=properties.get("AlarmActions", []),
+            metric_data_queries=queries or None,
+            datapoints_to_alarm=properties.get("DatapointsToAlarm"),
+            extended_statistic=properties.get("ExtendedStatistic"),
+            ok_actions=properties.get("OKActions", []),
+            treat_missing_data=properties.get("TreatMissingData"),
+        )
+
+    class AlarmResource(CloudFormationModel):
+        def __init__(self, alarm: Any) -> None:
+            self.alarm = alarm
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "AlarmName"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::CloudWatch::Alarm"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name: str) -> Any:
+            if attribute_name == "Arn":
+                return self.alarm.alarm_arn
+            raise UnformattedGetAttTemplateException()
+
+        @property
+        def physical_resource_id(self) -> str:
+            return str(self.alarm.name)
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> Any:
+            properties = cloudformation_json["Properties"]
+            name = properties.get("AlarmName") or resource_name
+            return cls(put(name, properties, account_id, region_name))
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: Any,
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+        ) -> Any:
+            properties = cloudformation_json["Properties"]
+            name = properties.get("AlarmName") or original_resource.alarm.name
+            return cls(put(name, properties, account_id, region_name))
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+        ) -> None:
+            cloudwatch.cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()

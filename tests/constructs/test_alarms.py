@@ -30,7 +30,7 @@ from serverless_patterns import (
     legacy_api_proxy,
     scheduled_probe,
 )
-from tests.support import alarm_ids, health, user_function
+from tests.support import REPO_ROOT, alarm_ids, health, user_function
 
 
 def off(kinds: tuple[AlarmKind, ...]) -> dict[AlarmKind, AlarmSettings]:
@@ -349,3 +349,21 @@ def test_settings_keyed_by_strings_are_a_type_error(stack: cdk.Stack) -> None:
 def test_alarm_settings_fields_are_type_checked() -> None:
     with pytest.raises(TypeError, match=r"^AlarmSettings: threshold must be"):
         AlarmSettings(threshold="5")  # type: ignore[arg-type]
+
+
+def test_the_readme_operations_example_runs_as_written(stack: cdk.Stack) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("## Operations") :]
+    start = section.index("```python\n") + len("```python\n")
+    code = section[start : section.index("```", start)]
+    namespace: dict[str, Any] = {"stack": stack, "handler": user_function(stack, "Handler")}
+    exec(compile(code, "README.md#operations", "exec"), namespace)
+    worker = namespace["worker"]
+    assert alarm_ids(worker) == [
+        "DeadLetterQueueAlarm",
+        "MessageAgeAlarm",
+        "FunctionErrorsAlarm",
+        "FunctionDurationAlarm",
+    ]
+    assert alarms_of(stack)["FunctionErrorsAlarm"]["EvaluationPeriods"] == 5
+    Template.from_stack(stack).resource_count_is("AWS::CloudWatch::Dashboard", 1)

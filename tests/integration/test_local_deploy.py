@@ -55,11 +55,33 @@ def test_only_known_types_are_skipped_by_the_emulator(deployed: Deployed) -> Non
     assert skipped - set(KNOWN_SKIPPED) == set()
 
 
-def test_fidelity_report_names_skipped_resources(deployed: Deployed) -> None:
+def test_fidelity_report_names_created_and_skipped_resources(deployed: Deployed) -> None:
     report = deployed.reports["QueueWorkerExample"]
-    assert report.skipped["AWS::CloudWatch::Alarm"] == 2
+    assert report.created["AWS::CloudWatch::Alarm"] == 5
+    assert report.created["AWS::CloudWatch::Dashboard"] == 1
     assert report.created["AWS::Lambda::Function"] == 1
-    assert any("SKIPPED" in line and "AWS::CloudWatch::Alarm" in line for line in report.lines())
+    assert report.skipped["AWS::SQS::QueuePolicy"] == 2
+    assert any("SKIPPED" in line and "AWS::SQS::QueuePolicy" in line for line in report.lines())
+
+
+def test_alarms_and_the_dashboard_exist_in_the_emulator(deployed: Deployed) -> None:
+    cloudwatch = deployed.client("cloudwatch")
+    alarms = {
+        alarm["AlarmArn"]: alarm
+        for alarm in cloudwatch.describe_alarms(AlarmNamePrefix="QueueWorkerExample-")[
+            "MetricAlarms"
+        ]
+    }
+    assert len(alarms) == 5
+    errors = next(a for a in alarms.values() if "ErrorsAlarm" in a["AlarmName"])
+    assert errors["Metrics"][0]["Expression"] == "100 * errors / MAX([errors, invocations])"
+    assert all("First:" in a["AlarmDescription"] for a in alarms.values())
+    name = deployed.physical_ids["QueueWorkerExample"]["Dashboard7A714131"]
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
+    markdown = [w["properties"].get("markdown") for w in body["widgets"]]
+    assert "### QueueWorker `QueueWorkerExample/Orders`" in markdown
+    (status,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert set(status["properties"]["alarms"]) == set(alarms)
 
 
 # --- wiring checks, one per resource type -----------------------------------------------------
