@@ -180,8 +180,9 @@ class Local:
         return False
 
     def apis(self) -> dict[str, str]:
-        """The local URL of each deployed REST API stage, by stack name."""
-        return {a["stack"]: a["url"] for a in self.control("apis")["apis"]}
+        """The local URL of each deployed REST API stage, by stack name. The front re-reads
+        the stacks first: its periodic view may predate a stack that just finished deploying."""
+        return {a["stack"]: a["url"] for a in self.control("refresh", method="POST")["apis"]}
 
     def caller(self, name: str, *, allowed: bool = True) -> dict[str, str]:
         """Credentials of a new IAM user of the emulator: with ``allowed``, it may

@@ -1,16 +1,18 @@
-"""CloudWatch alarms as CloudFormation creates them in the emulator (moto has the API only)."""
+"""CloudWatch alarms as CloudFormation creates them in the emulator (moto has the API only).
+
+The patch registers a CloudFormation model for good, as the emulator's process does: each
+scenario runs in a Python process of its own, so other tests' moto keeps its own behaviour.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import subprocess
+import sys
+import textwrap
 from typing import Any
 
-import boto3
-import pytest
-from moto import mock_aws
-
-from serverless_patterns.local import moto_patches
+from tests.support import REPO_ROOT
 
 RATE = {
     "Type": "AWS::CloudWatch::Alarm",
@@ -54,25 +56,49 @@ DEPTH = {
     },
 }
 
+SCENARIO = textwrap.dedent(
+    """
+    import json, sys
+    import boto3
+    from moto import mock_aws
+    from serverless_patterns.local import moto_patches
 
-@pytest.fixture
-def aws() -> Iterator[Any]:
     moto_patches._cloudwatch_alarms()
+    template = json.loads(sys.stdin.read())
     with mock_aws():
-        yield boto3.session.Session(region_name="us-east-1")
+        session = boto3.session.Session(region_name="us-east-1")
+        cloudformation = session.client("cloudformation")
+        cloudformation.create_stack(StackName="Ops", TemplateBody=json.dumps(template))
+        stack = cloudformation.describe_stacks(StackName="Ops")["Stacks"][0]
+        alarms = session.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        cloudformation.delete_stack(StackName="Ops")
+        after = session.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    print(json.dumps({"outputs": stack.get("Outputs", []), "alarms": alarms, "after": after},
+                     default=str))
+    """
+)
 
 
-def deploy(aws: Any, **resources: Any) -> None:
+def deploy(**resources: Any) -> dict[str, Any]:
     template = {
         "Resources": resources,
         "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Depth", "Arn"]}}},
     }
-    aws.client("cloudformation").create_stack(StackName="Ops", TemplateBody=json.dumps(template))
+    result = subprocess.run(
+        [sys.executable, "-c", SCENARIO],
+        input=json.dumps(template),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
 
 
-def test_a_stacks_alarms_are_created_with_their_metrics(aws: Any) -> None:
-    deploy(aws, Rate=RATE, Depth=DEPTH)
-    alarms = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+def test_a_stacks_alarms_are_created_with_their_metrics() -> None:
+    alarms = {a["AlarmName"]: a for a in deploy(Rate=RATE, Depth=DEPTH)["alarms"]}
     assert len(alarms) == 2
     rate = next(a for name, a in alarms.items() if "-Rate-" in name)
     assert rate["Metrics"][0]["Expression"] == "100 * errors / MAX([errors, invocations])"
@@ -84,11 +110,9 @@ def test_a_stacks_alarms_are_created_with_their_metrics(aws: Any) -> None:
     assert depth["Dimensions"] == [{"Name": "QueueName", "Value": "orders-dlq"}]
 
 
-def test_get_att_arn_resolves_and_delete_removes_them(aws: Any) -> None:
-    deploy(aws, Depth=DEPTH)
-    cloudformation = aws.client("cloudformation")
-    (output,) = cloudformation.describe_stacks(StackName="Ops")["Stacks"][0]["Outputs"]
-    (alarm,) = aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+def test_get_att_arn_resolves_and_delete_removes_them() -> None:
+    found = deploy(Depth=DEPTH)
+    (output,) = found["outputs"]
+    (alarm,) = found["alarms"]
     assert output["OutputValue"] == alarm["AlarmArn"]
-    cloudformation.delete_stack(StackName="Ops")
-    assert aws.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert found["after"] == []
