@@ -1,4 +1,4 @@
-"""Where the time goes when a target is missed (the README's Performance section).
+"""Where the time goes when a target is missed (docs/performance.md).
 
 Not part of ``make bench``; each prints a small report::
 

@@ -1,7 +1,7 @@
 """``make bench``: measure, print one table, write ``benchmarks/results/latest.json``.
 
 Run as ``.venv/bin/python benchmarks/run.py`` (``--quick`` for a fast, rough pass). Each kind of
-measurement runs in a process of its own; see the README's Performance section for what each
+measurement runs in a process of its own; see docs/performance.md for what each
 number means. ``latest.json`` holds exactly :data:`KEYS`, each a number, a mapping of name to
 number, or null when that part could not run (the table's notes say why); every sample and
 summary goes to ``latest-details.json`` beside it.
@@ -392,7 +392,7 @@ def environment() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "versions": versions,
         # CDK_VALIDATION=false turns CDK's built-in template validation off: it changes every
-        # synth number (see the README's Performance section).
+        # synth number (see docs/performance.md).
         "CDK_VALIDATION": os.environ.get("CDK_VALIDATION"),
     }
 

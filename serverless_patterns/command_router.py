@@ -85,7 +85,8 @@ class CommandRouter(Construct):
             REST API. Default ``"IAM"``.
         allow_unauthenticated: the explicit opt-in for ``authorization="NONE"``. Default False.
         user_pool: the Cognito user pool for ``"COGNITO"``. Default none.
-        jwt_issuer / jwt_audience: reserved for ``"JWT"``. Default none.
+        jwt_issuer: reserved for ``"JWT"``. Default none.
+        jwt_audience: reserved for ``"JWT"``. Default none.
         throttle_rate: steady requests per second of the stage. Default 50.
         throttle_burst: burst of the stage. Default 100.
         router_timeout: the router's timeout; synchronous receivers must finish sooner.

@@ -315,7 +315,8 @@ class FanOutTopic(Construct):
                 encrypted, TLS-only queue (FIFO for a FIFO topic) with its own DLQ.
             id: subscriber id, part of the logical ids. Default: the queue's construct id, or
                 ``QueueSubscriber<n>`` for a created queue.
-            filter_policy / filter_policy_scope: as for :meth:`add_lambda_subscriber`.
+            filter_policy: as for :meth:`add_lambda_subscriber`.
+            filter_policy_scope: as for :meth:`add_lambda_subscriber`.
             raw_message_delivery: deliver the message body as is, without the SNS envelope.
                 Default True.
         """
@@ -385,8 +386,9 @@ class FanOutTopic(Construct):
             handler: the consumer function.
             id: subscriber id; also the QueueWorker's construct id. Default: the handler's
                 construct id + ``"Worker"``.
-            filter_policy / filter_policy_scope / raw_message_delivery: as for
-                :meth:`add_queue_subscriber`.
+            filter_policy: as for :meth:`add_queue_subscriber`.
+            filter_policy_scope: as for :meth:`add_queue_subscriber`.
+            raw_message_delivery: as for :meth:`add_queue_subscriber`.
             queue_worker_options: any other :class:`QueueWorker` argument (``batch_size``,
                 ``max_concurrency``, ...). ``fifo`` follows the topic; ``alarm_topic`` defaults
                 to this construct's.

@@ -178,7 +178,8 @@ class LegacyApiProxy(Construct):
         allow_unauthenticated: the explicit opt-in for ``"NONE"``. Default False.
         user_pool: the Cognito user pool for ``"COGNITO"``. Default none.
         usage_plan: throttle/quota of the usage plan that ``"API_KEY"`` needs. Default none.
-        throttle_rate / throttle_burst: stage throttling. Default 50 / 100.
+        throttle_rate: stage throttling, requests per second. Default 50.
+        throttle_burst: stage throttling, burst. Default 100.
         cache_cluster_size: size in GB of the stage's (encrypted) cache, created with the first
             route that opts in to caching (``cache_ttl=`` of a route): one of
             ``"0.5"``, ``"1.6"``, ``"6.1"``, ``"13.5"``, ``"28.4"``, ``"58.2"``, ``"118"``,
@@ -476,8 +477,9 @@ class LegacyApiProxy(Construct):
             response_format: ``"xml"``, ``"json"`` or ``"form"``. Default ``"xml"``.
             handler: a custom function instead of the generic translator. Default: the
                 translator (``serverless_patterns/_lambda/translator``).
-            cache_ttl / cache_query_parameters: as for :meth:`add_passthrough` (GET and HEAD
-                routes only). Default: not cached.
+            cache_ttl: as for :meth:`add_passthrough` (GET and HEAD routes only). Default: not
+                cached.
+            cache_query_parameters: as for :meth:`add_passthrough`. Default none.
         """
         problems = Problems.of("LegacyApiProxy", self)
         self._check_route(problems, path, [method], legacy_path)

@@ -937,7 +937,7 @@ def _demo(local: Local) -> int:
             + ("" if row.ok else f"   (expected {row.expected})")
         )
     print(
-        f"\n{sum(r.ok for r in rows)} of {len(rows)} events ended where the README says, "
+        f"\n{sum(r.ok for r in rows)} of {len(rows)} events ended where the docs say, "
         f"in {time.monotonic() - started:.0f} s."
     )
     return 0 if all(r.ok for r in rows) else 1

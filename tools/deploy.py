@@ -66,7 +66,7 @@ KNOWN_PROPERTY_GAPS = {
 }
 
 #: Types moto's CloudFormation skips that the local runtime applies from the template itself
-#: (serverless_patterns.local; README: the local runtime's fidelity table).
+#: (serverless_patterns.local; docs/local.md: the local runtime's fidelity table).
 RUN_BY_LOCAL_RUNTIME = {
     "AWS::SNS::Subscription": "created by the local runtime, with its attributes",
     "AWS::Scheduler::Schedule": "run by the local runtime (rate on the time scale; run-schedule)",
@@ -724,7 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(report.lines()))
     apis = local_apis(emulator)
     if apis:
-        print("\nREST APIs, served by the local API front (SigV4-signed calls; see the README):")
+        print("\nREST APIs, served by the local API front (SigV4-signed calls; see docs/local.md):")
         print("\n".join(f"  {a['stack']}: {a['url']}" for a in apis))
     print(f"\nThe emulator keeps running (log: {emulator.log}). To use it:")
     print("\n".join(f"  {line}" for line in emulator.export_lines()))

@@ -2,5 +2,5 @@
 
 Development tooling, not part of the constructs: install ``serverless-patterns[local]``. It
 runs moto's server with Python functions executed as local processes and event sources
-wired as AWS documents them; the README's "Local runtime" section has the fidelity table.
+wired as AWS documents them; docs/local.md has the fidelity table.
 """

@@ -3,7 +3,7 @@
 It lives in the emulator's process (``python -m serverless_patterns.local serve``) and works
 from the emulator's CloudFormation stacks (:mod:`.catalog`), re-read every few seconds, so a
 redeploy is picked up. What each source does, point by point against AWS's documentation, is in
-the README's fidelity table; the short version:
+the fidelity table of docs/local.md; the short version:
 
 - event source mappings are polled here, with the function's execution role (so a missing
   ``sqs:ReceiveMessage`` fails as on AWS), not by moto's own hooks (which moto_patches turns off);

@@ -296,7 +296,7 @@ class FunctionPool:
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_ENDPOINT_URL": self.endpoint,
-            # No X-Ray daemon runs locally: Powertools' Tracer is switched off (README: gaps).
+            # No X-Ray daemon runs locally: Powertools' Tracer is off (docs/local.md: gaps).
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         env.update(spec.environment)

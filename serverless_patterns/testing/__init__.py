@@ -6,7 +6,7 @@ template (:mod:`.invariants`), and events in AWS's shapes with a check of partia
 responses (:mod:`.events`, standard library only).
 
 The names below are imported on first use, so ``serverless_patterns.testing.events`` costs no
-aws_cdk import. See "Testing your stacks" in the README for a complete example.
+aws_cdk import. See docs/testing.md ("Testing your stacks") for a complete example.
 """
 
 from __future__ import annotations

@@ -351,13 +351,13 @@ def test_alarm_settings_fields_are_type_checked() -> None:
         AlarmSettings(threshold="5")  # type: ignore[arg-type]
 
 
-def test_the_readme_operations_example_runs_as_written(stack: cdk.Stack) -> None:
-    readme = (REPO_ROOT / "README.md").read_text()
-    section = readme[readme.index("## Operations") :]
+def test_the_operations_page_example_runs_as_written(stack: cdk.Stack) -> None:
+    page = (REPO_ROOT / "docs" / "operations.md").read_text()
+    section = page[page.index("# Operations") :]
     start = section.index("```python\n") + len("```python\n")
     code = section[start : section.index("```", start)]
     namespace: dict[str, Any] = {"stack": stack, "handler": user_function(stack, "Handler")}
-    exec(compile(code, "README.md#operations", "exec"), namespace)
+    exec(compile(code, "docs/operations.md", "exec"), namespace)
     worker = namespace["worker"]
     assert alarm_ids(worker) == [
         "DeadLetterQueueAlarm",

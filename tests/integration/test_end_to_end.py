@@ -1,5 +1,5 @@
 """Every example running end to end on the local runtime: accepted, rejected and poison events
-each end where the README says, and faults (poison records, timeouts, crashes, a missing IAM
+each end where the docs say, and faults (poison records, timeouts, crashes, a missing IAM
 grant) behave as on AWS.
 
 The scenarios are tools/demo.py's (``make demo`` prints the same table). Fault tests replace a

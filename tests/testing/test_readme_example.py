@@ -1,6 +1,6 @@
-"""The README's "Testing your stacks" example, run as a user runs it: in a fresh project with
-its own cdk.json and function folder, by pytest, twice (the second run must find its
-snapshot unchanged)."""
+"""The "Testing your stacks" page's example (docs/testing.md), run as a user runs it: in a
+fresh project with its own cdk.json and function folder, by pytest, twice (the second run
+must find its snapshot unchanged)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def example() -> str:
-    readme = (REPO_ROOT / "README.md").read_text()
-    start = readme.index("# tests/test_shop.py")
-    return readme[start : readme.index("```", start)]
+    page = (REPO_ROOT / "docs" / "testing.md").read_text()
+    start = page.index("# tests/test_shop.py")
+    return page[start : page.index("```", start)]
 
 
 def pytest_in(project: Path, *options: str) -> str:
