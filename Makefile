@@ -6,6 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+# The lowest aws-cdk-lib the library supports (pyproject.toml's floor) gets a virtualenv of its
+# own, where the construct and example tests run too (make test-floor).
+CDK_FLOOR := $(shell sed -n 's/.*"aws-cdk-lib>=\([0-9.]*\),.*/\1/p' pyproject.toml)
+FLOOR_VENV := .venv-floor
 
 # jsii (under aws-cdk-lib) prints a Node.js end-of-life banner on Node 20; this is its own switch.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -15,11 +19,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: help setup test lint unit synth deploy demo destroy deploy-stop clean
+.PHONY: help setup test lint unit test-floor synth deploy demo destroy deploy-stop clean docs
 
 help:
-	@echo "make test    - lint, type-check and run the whole test suite"
+	@echo "make test    - lint, type-check and run the whole test suite (the docs build strictly in it)"
+	@echo "make docs    - serve the documentation site on http://127.0.0.1:8000"
+	@echo "make test-floor - the construct and example tests on the lowest supported aws-cdk-lib"
 	@echo "make deploy  - deploy the example stacks into a local AWS emulator (TARGET=aws: to AWS)"
 	@echo "make demo    - sample events through every example on the local runtime (after make deploy)"
 	@echo "make destroy - delete the example stacks (buckets emptied first; TARGET=aws: on AWS)"
@@ -51,10 +58,27 @@ lint: $(VENV)/.installed
 unit: setup
 	$(BIN)/pytest
 
-test: lint unit
+$(FLOOR_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FLOOR_VENV)/bin/python -m pip install --quiet -e '.[dev]' 'aws-cdk-lib==$(CDK_FLOOR)'
+	@touch $@
+
+# The snapshots pin the newest aws-cdk-lib's output (CDK changes details of its L2s' templates
+# between releases: docs/contributing.md); every other construct and example test runs as is.
+test-floor: $(FLOOR_VENV)/.installed node_modules/.installed
+	@$(FLOOR_VENV)/bin/python -c "import importlib.metadata as m; v = m.version('aws-cdk-lib'); \
+		print(f'aws-cdk-lib {v} (the floor)'); assert v == '$(CDK_FLOOR)', v"
+	$(FLOOR_VENV)/bin/pytest -q -p no:cacheprovider tests/constructs tests/examples \
+		--deselect tests/examples/test_snapshots.py::test_example_stack_matches_snapshot
+
+test: lint unit test-floor
 
 synth: setup
 	npx cdk synth --quiet
+
+docs: $(VENV)/.installed
+	$(BIN)/mkdocs serve
 
 deploy: setup
 	$(PY) tools/deploy.py deploy
@@ -69,9 +93,9 @@ deploy-stop:
 	@if [ -x $(PY) ]; then $(PY) tools/deploy.py stop; else echo "Nothing to stop."; fi
 
 clean:
-	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf cdk.out .local .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info $(FLOOR_VENV)
 
-# Benchmarks (README: Performance). AWS Solutions Constructs pin their own aws-cdk-lib,
+# Benchmarks (docs/performance.md). AWS Solutions Constructs pin their own aws-cdk-lib,
 # so SqsToLambda gets a venv of its own, made only when missing; when it cannot be made (no
 # PyPI), the bench still runs and reports that comparison as null, saying why.
 .PHONY: bench

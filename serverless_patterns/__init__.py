@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+__version__ = "0.2.0"
+
 if TYPE_CHECKING:
     from serverless_patterns.alarms import AlarmKind, AlarmSettings
     from serverless_patterns.command_router import CommandRouter, CommandVersion
@@ -88,6 +90,7 @@ __all__ = [
     "ServerlessFunction",
     "Stage",
     "StreamConsumerResources",
+    "__version__",
     "latest_python_runtime",
     "powertools_layer_for",
     "stage_layer_for",
