@@ -46,13 +46,18 @@ def _graph(
     left: Sequence[cloudwatch.IMetric],
     right: Sequence[cloudwatch.IMetric] = (),
     *,
-    annotations: Sequence[cloudwatch.HorizontalAnnotation] = (),
+    timeout_seconds: float | None = None,
 ) -> cloudwatch.GraphWidget:
+    """A graph; with ``timeout_seconds``, a line at that timeout (the left axis in ms)."""
     return cloudwatch.GraphWidget(
         title=title,
         left=list(left),
         right=list(right) or None,
-        left_annotations=list(annotations) or None,
+        left_annotations=(
+            [cloudwatch.HorizontalAnnotation(value=timeout_seconds * 1000, label="Timeout")]
+            if timeout_seconds is not None
+            else None
+        ),
         width=_WIDTH,
         height=_HEIGHT,
     )
@@ -110,11 +115,6 @@ def function_widgets(
     label: str, function: lambda_.IFunction, timeout_seconds: float | None
 ) -> list[cloudwatch.IWidget]:
     """Invocations, errors and throttles; p50/p99 duration against the timeout."""
-    annotations = (
-        [cloudwatch.HorizontalAnnotation(value=timeout_seconds * 1000, label="Timeout")]
-        if timeout_seconds is not None
-        else []
-    )
     return [
         _graph(
             f"{label}: invocations",
@@ -134,7 +134,7 @@ def function_widgets(
                     period=_PERIOD, statistic=cloudwatch.Stats.percentile(99), label="p99"
                 ),
             ],
-            annotations=annotations,
+            timeout_seconds=timeout_seconds,
         ),
     ]
 
@@ -198,11 +198,6 @@ def api_widgets(
     label: str, api: apigateway.RestApi, timeout_seconds: float | None = None
 ) -> list[cloudwatch.IWidget]:
     """Requests, 4XX and 5XX answers, and latency of a REST API's deployed stage."""
-    annotations = (
-        [cloudwatch.HorizontalAnnotation(value=timeout_seconds * 1000, label="Timeout")]
-        if timeout_seconds is not None
-        else []
-    )
     return [
         _graph(
             f"{label}: requests",
@@ -224,7 +219,7 @@ def api_widgets(
                     label="Integration p99",
                 ),
             ],
-            annotations=annotations,
+            timeout_seconds=timeout_seconds,
         ),
     ]
 
