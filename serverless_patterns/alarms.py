@@ -227,14 +227,6 @@ class AlarmBook:
         self.topic = topic
         self.alarms: list[cloudwatch.Alarm] = []
 
-    def enabled(self, kind: AlarmKind) -> bool:
-        setting = self.settings.get(kind)
-        return setting is None or setting.enabled
-
-    def threshold(self, kind: AlarmKind, default: float) -> float:
-        setting = self.settings.get(kind)
-        return default if setting is None or setting.threshold is None else setting.threshold
-
     def add(self, alarm: cloudwatch.Alarm | None) -> cloudwatch.Alarm | None:
         """Keep an alarm made elsewhere (a child's, or a shared function's) and notify it."""
         if alarm is not None and alarm not in self.alarms:
@@ -264,7 +256,7 @@ class AlarmBook:
         setting = self.settings.get(kind) or AlarmSettings()
         if not setting.enabled:
             return None
-        value = threshold if explicit else self.threshold(kind, threshold)
+        value = threshold if explicit or setting.threshold is None else setting.threshold
         periods = setting.evaluation_periods or evaluation_periods
         datapoints = setting.datapoints_to_alarm or min(datapoints_to_alarm or periods, periods)
         alarm = cloudwatch.Alarm(
@@ -462,7 +454,6 @@ class AlarmBook:
         """
         known = _HEALTH.setdefault(function, {})
         name = function.node.path
-        made: list[cloudwatch.Alarm | None] = []
 
         def errors(percent: float) -> str:
             return (
@@ -487,21 +478,19 @@ class AlarmBook:
                 "(a queue's visibility timeout follows) or lower the batch size."
             )
 
-        if AlarmKind.FUNCTION_ERRORS in known:
-            made.append(known[AlarmKind.FUNCTION_ERRORS])
-        else:
-            rate = cloudwatch.MathExpression(
-                expression="100 * errors / MAX([errors, invocations])",
-                using_metrics={
-                    "errors": function.metric_errors(statistic=cloudwatch.Stats.SUM),
-                    "invocations": function.metric_invocations(statistic=cloudwatch.Stats.SUM),
-                },
-                label="Error rate (%)",
-                period=_FIVE_MINUTES,
-            )
-            made.append(
-                self.alarm(
-                    AlarmKind.FUNCTION_ERRORS,
+        def create(kind: AlarmKind) -> cloudwatch.Alarm | None:
+            if kind is AlarmKind.FUNCTION_ERRORS:
+                rate = cloudwatch.MathExpression(
+                    expression="100 * errors / MAX([errors, invocations])",
+                    using_metrics={
+                        "errors": function.metric_errors(statistic=cloudwatch.Stats.SUM),
+                        "invocations": function.metric_invocations(statistic=cloudwatch.Stats.SUM),
+                    },
+                    label="Error rate (%)",
+                    period=_FIVE_MINUTES,
+                )
+                return self.alarm(
+                    kind,
                     scope,
                     f"{prefix}ErrorsAlarm",
                     metric=rate,
@@ -511,13 +500,9 @@ class AlarmBook:
                     evaluation_periods=3,
                     datapoints_to_alarm=2,
                 )
-            )
-        if AlarmKind.FUNCTION_THROTTLES in known:
-            made.append(known[AlarmKind.FUNCTION_THROTTLES])
-        else:
-            made.append(
-                self.alarm(
-                    AlarmKind.FUNCTION_THROTTLES,
+            if kind is AlarmKind.FUNCTION_THROTTLES:
+                return self.alarm(
+                    kind,
                     scope,
                     f"{prefix}ThrottlesAlarm",
                     metric=function.metric_throttles(
@@ -528,31 +513,33 @@ class AlarmBook:
                     evaluation_periods=3,
                     datapoints_to_alarm=2,
                 )
+            if timeout_seconds is None:  # an imported function: its timeout is unknown
+                return None
+            return self.alarm(
+                kind,
+                scope,
+                f"{prefix}DurationAlarm",
+                metric=function.metric_duration(
+                    period=_FIVE_MINUTES, statistic=cloudwatch.Stats.percentile(99)
+                ),
+                threshold=80,
+                scale=timeout_seconds * 1000 / 100,
+                describe=duration,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
             )
-        if AlarmKind.FUNCTION_DURATION in known:
-            made.append(known[AlarmKind.FUNCTION_DURATION])
-        elif timeout_seconds is not None:
-            made.append(
-                self.alarm(
-                    AlarmKind.FUNCTION_DURATION,
-                    scope,
-                    f"{prefix}DurationAlarm",
-                    metric=function.metric_duration(
-                        period=_FIVE_MINUTES, statistic=cloudwatch.Stats.percentile(99)
-                    ),
-                    threshold=80,
-                    scale=timeout_seconds * 1000 / 100,
-                    describe=duration,
-                    evaluation_periods=3,
-                    datapoints_to_alarm=2,
-                )
-            )
-        alarms = [alarm for alarm in made if alarm is not None]
-        for kind, alarm in zip(FUNCTION_KINDS, made, strict=False):
+
+        alarms: list[cloudwatch.Alarm] = []
+        for kind in FUNCTION_KINDS:
+            alarm = known.get(kind)
+            if alarm is None:
+                alarm = create(kind)  # kept in this book by alarm()
+                if alarm is not None:
+                    known[kind] = alarm
+            else:
+                self.add(alarm)  # another construct's: notify this one's topic too
             if alarm is not None:
-                known.setdefault(kind, alarm)
-        for alarm in alarms:
-            self.add(alarm)
+                alarms.append(alarm)
         return alarms
 
 
