@@ -353,11 +353,13 @@ class PatternsDashboard(Construct):
         """The CloudWatch dashboard."""
         self.shown: list[Construct] = []
         """The constructs on the dashboard (filled at synthesis)."""
+        self._filled = False
         Aspects.of(self).add(_Fill(self))
 
     def _fill(self) -> None:
-        if self.shown:
+        if self._filled:  # once, also when the scope holds no construct of the library
             return
+        self._filled = True
         self.shown = pattern_constructs(self.source)
         if not self.shown:
             self.dashboard.add_widgets(
