@@ -296,6 +296,17 @@ class ScheduledProbe(Construct):
         self.schedule.node.add_dependency(self.schedule_role)  # with its policy, not only its ARN
 
         period = alarm_period or Duration.seconds(interval or _CRON_ALARM_PERIOD.to_seconds())
+        #: Target name -> its availability (1 up, 0 down): what its alarm and graph show.
+        self._availability = {
+            target.target_name: cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="Availability",
+                dimensions_map={"service": service_name, "Target": target.target_name},
+                statistic=cloudwatch.Stats.MINIMUM,
+                period=period,
+            )
+            for target in self.targets
+        }
         for target in self.targets:
             name = target.target_name
             self.alarms.append(
@@ -309,13 +320,7 @@ class ScheduledProbe(Construct):
                         "connection error; then the site itself. OK follows the first good "
                         "check."
                     ),
-                    metric=cloudwatch.Metric(
-                        namespace=METRICS_NAMESPACE,
-                        metric_name="Availability",
-                        dimensions_map={"service": service_name, "Target": name},
-                        statistic=cloudwatch.Stats.MINIMUM,
-                        period=period,
-                    ),
+                    metric=self._availability[name],
                     threshold=1,
                     comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
                     evaluation_periods=failure_threshold,
@@ -363,21 +368,11 @@ class ScheduledProbe(Construct):
         self.alarm_topic = alarm_topic
         """The topic the probe's own alarms notify, if given."""
         self.alarms.extend(book.alarms)
-        self._service_name = service_name
 
     def widgets(self) -> list[cloudwatch.IWidget]:
         """This probe's dashboard segment: each target's availability and latency, the
         function, failed and undelivered runs, alarms."""
-        availability = [
-            cloudwatch.Metric(
-                namespace=METRICS_NAMESPACE,
-                metric_name="Availability",
-                dimensions_map={"service": self._service_name, "Target": target.target_name},
-                statistic=cloudwatch.Stats.MINIMUM,
-                label=target.target_name,
-            )
-            for target in self.targets
-        ]
+        availability = [metric.with_(label=name) for name, metric in self._availability.items()]
         widgets: list[cloudwatch.IWidget] = [
             dashboards.header("ScheduledProbe", self, f"{len(self.targets)} target(s)"),
             cloudwatch.GraphWidget(
