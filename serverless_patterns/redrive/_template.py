@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from serverless_patterns.redrive._aws import PROG, Aws, UsageError
+from serverless_patterns.testing.invariants import referenced_id
 
 QUEUE = "AWS::SQS::Queue"
 
@@ -57,15 +58,8 @@ class StackView:
 
     def ref(self, value: Any) -> Resource | None:
         """The resource a ``Ref`` or ``Fn::GetAtt`` names, if it is in this template."""
-        if isinstance(value, Mapping):
-            if "Ref" in value:
-                return self.resources.get(str(value["Ref"]))
-            attribute = value.get("Fn::GetAtt")
-            if isinstance(attribute, list) and attribute:
-                return self.resources.get(str(attribute[0]))
-            if isinstance(attribute, str):
-                return self.resources.get(attribute.split(".", 1)[0])
-        return None
+        logical_id = referenced_id(value)
+        return None if logical_id is None else self.resources.get(logical_id)
 
     def display(self, resource: Resource) -> str:
         return resource.path or f"{self.name}/{resource.logical_id}"
