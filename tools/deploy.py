@@ -547,7 +547,10 @@ def deploy_local(
         context = {} if app else {"legacy_inventory_url": LOCAL_LEGACY_URL}
     env = emulator.env()
     if bootstrap:
-        cdk(["bootstrap", f"aws://{ACCOUNT}/{REGION}"], env, quiet=quiet)
+        # Its own output folder too: the CLI locks the one it reads, and another CLI (a
+        # `cdk synth` in the same checkout, a parallel test) may be writing cdk.out.
+        bootstrap_args = ["bootstrap", f"aws://{ACCOUNT}/{REGION}", "--output", str(assembly)]
+        cdk(bootstrap_args, env, quiet=quiet)
     # Direct CreateStack/UpdateStack: moto honours DependsOn there, not in change sets.
     deploy = ["deploy", *(stacks or ["--all"]), "--require-approval", "never"]
     deploy += ["--progress", "events"]
@@ -593,7 +596,12 @@ def empty_buckets(session: Any, stack_names: Sequence[str]) -> list[str]:
 
 
 def destroy(
-    env: dict[str, str], session: Any, stack_names: Sequence[str], *, local: bool = False
+    env: dict[str, str],
+    session: Any,
+    stack_names: Sequence[str],
+    *,
+    local: bool = False,
+    assembly: Path | None = None,
 ) -> list[str]:
     """Empty the stacks' buckets, then ``cdk destroy`` them; return the buckets emptied.
 
@@ -602,17 +610,20 @@ def destroy(
     left that bills; only ApiGatewayAccount keeps its role (the account setting outlives it).
     ``local``: the emulator's CloudFormation leaves a VPC's flow logs and route tables behind
     (it has no delete for them), so the VPC cannot go: they are deleted and the destroy runs
-    once more.
+    once more, on the cloud assembly the first one synthesized. ``assembly``: destroy the
+    stacks of that cloud assembly (already synthesized) instead of synthesizing cdk.json's app.
     """
     emptied = empty_buckets(session, stack_names)
     vpcs = _stack_resources(session, stack_names, "AWS::EC2::VPC") if local else []
+    source = ["--app", str(assembly)] if assembly else ["--output", str(CLOUD_ASSEMBLY)]
     try:
-        cdk(["destroy", *stack_names, "--force"], env)
+        cdk(["destroy", *stack_names, "--force", *source], env)
     except DeployError:
         if not vpcs:
             raise
         _delete_vpc_leftovers(session, vpcs)
-        cdk(["destroy", *stack_names, "--force"], env)
+        again = ["--app", str(assembly or CLOUD_ASSEMBLY)]
+        cdk(["destroy", *stack_names, "--force", *again], env)
     return emptied
 
 

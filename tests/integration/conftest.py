@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,6 +28,8 @@ class Deployed:
     #: The local legacy inventory's port the LegacyProxyExample was deployed with (nothing
     #: listens there until a test serves it: tools.demo.legacy_inventory(port)).
     legacy_port: int
+    #: The cloud assembly that was deployed (a test deploying a stack again reuses it).
+    assembly: Path
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -62,7 +65,12 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
             for name in stacks
         }
         yield Deployed(
-            emulator, {r.stack_name: r for r in reports}, stacks, physical_ids, legacy_port
+            emulator,
+            {r.stack_name: r for r in reports},
+            stacks,
+            physical_ids,
+            legacy_port,
+            assembly,
         )
 
 

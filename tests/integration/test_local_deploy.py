@@ -285,7 +285,7 @@ def test_failed_deploy_names_the_failing_resource(deployed: Deployed, tmp_path: 
     ), message
 
 
-def test_examples_destroy_cleanly_and_deploy_again(deployed: Deployed, tmp_path: Path) -> None:
+def test_examples_destroy_cleanly_and_deploy_again(deployed: Deployed) -> None:
     """Last in this module: it deletes what the other tests look at.
 
     Objects in the examples' (versioned) buckets do not stop the destroy: they are emptied
@@ -316,7 +316,7 @@ def test_examples_destroy_cleanly_and_deploy_again(deployed: Deployed, tmp_path:
     from examples import EXAMPLE_STACKS
 
     names = list(reversed(EXAMPLE_STACKS))
-    emptied = deploy.destroy(env, session, names, local=True)
+    emptied = deploy.destroy(env, session, names, local=True, assembly=deployed.assembly)
     assert set(emptied) == buckets
     cloudformation = deployed.client("cloudformation")
     remaining = {
@@ -329,9 +329,11 @@ def test_examples_destroy_cleanly_and_deploy_again(deployed: Deployed, tmp_path:
     assert not left & buckets, left & buckets
 
     old_media = {b for b in buckets if b.startswith("sp-media-")}
+    # The template that was deployed before, not a new synth (the name is made at deploy time).
     reports = deploy.deploy_local(
         deployed.emulator,
-        assembly=tmp_path / "cdk.out",
+        app=str(deployed.assembly),
+        assembly=deployed.assembly,
         bootstrap=False,
         quiet=True,
         stacks=["FanOutExample"],
