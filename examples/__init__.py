@@ -57,7 +57,7 @@ def build_examples(app: App) -> list[Stack]:
     """
     stacks = {name: stack_class(app, name) for name, stack_class in EXAMPLE_STACKS.items()}
     for name in API_STACKS:
-        stacks[name].add_dependency(stacks["ApiGatewayAccount"])
+        stacks[name].add_stack_dependency(stacks["ApiGatewayAccount"])
     for name, stack in stacks.items():
         if name == "ApiGatewayAccount":
             continue

@@ -143,7 +143,7 @@ class ApiGatewayAccountLogging(Construct):
     region, set in the account settings; where nobody set it, a stage that logs fails to deploy
     with "CloudWatch Logs role ARN must be set in account settings to enable logging". Deploy
     this construct once per account and region, in a stack of its own, and make the stacks with
-    APIs depend on that stack (``api_stack.add_dependency(account_stack)``).
+    APIs depend on that stack (``api_stack.add_stack_dependency(account_stack)``).
 
     The role is kept when the stack is deleted: the setting outlives the stack, and deleting the
     role would stop the logs of every API of the account. Its permissions are the log-writing
