@@ -18,7 +18,9 @@ def _zip(files: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, text in files.items():
-            archive.writestr(name, textwrap.dedent(text))
+            # A fixed date: the same files make the same bytes (the code key), whenever zipped.
+            member = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            archive.writestr(member, textwrap.dedent(text))
     return buffer.getvalue()
 
 
