@@ -83,21 +83,20 @@ def checked(function: Callable[P, R]) -> Callable[P, R]:
 
 
 def check_keywords(
-    where: str, target: Callable[..., Any], keywords: Mapping[str, Any], *, skip: tuple[str, ...]
+    where: str | Callable[[], str],
+    target: Callable[..., Any],
+    keywords: Mapping[str, Any],
+    *,
+    skip: tuple[str, ...],
 ) -> None:
     """Check ``keywords`` that will be forwarded to ``target`` (names and types), now.
 
-    ``where`` is the message prefix (``"KinesisBatchConsumer at 'Stack/Clicks'"``); ``skip``
-    names parameters the caller sets itself.
+    ``where`` is the message prefix (``"KinesisBatchConsumer at 'Stack/Clicks'"``), or what
+    renders it when there is a problem; ``skip`` names parameters the caller sets itself.
     """
-    signature = inspect.signature(target)
-    hints = typing.get_type_hints(target)
-    allowed = [
-        name
-        for name, parameter in signature.parameters.items()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-        or (parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and name != "self")
-    ]
+    if not keywords:
+        return
+    allowed, hints = _keywords_of(target)
     allowed = [name for name in allowed if name not in skip]
     problems: list[str] = []
     for name, value in keywords.items():
@@ -106,7 +105,20 @@ def check_keywords(
         elif name in hints:
             problems.extend(_problems(name, value, hints[name]))
     if problems:
-        raise TypeError(_joined(where, problems))
+        raise TypeError(_joined(where if isinstance(where, str) else where(), problems))
+
+
+@functools.cache
+def _keywords_of(target: Callable[..., Any]) -> tuple[list[str], dict[str, Any]]:
+    """The names ``target`` takes by keyword, and its type hints."""
+    signature = inspect.signature(target)
+    allowed = [
+        name
+        for name, parameter in signature.parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        or (parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and name != "self")
+    ]
+    return allowed, typing.get_type_hints(target)
 
 
 def check_fields(instance: object) -> None:

@@ -9,29 +9,39 @@ fixes a configuration in one round trip instead of one error at a time::
 from __future__ import annotations
 
 from aws_cdk import Duration
-from constructs import Construct
+from constructs import Construct, IConstruct
+
+from serverless_patterns import _tree
 
 
 class Problems:
-    """Collects argument problems for one construct and raises them as one ``ValueError``."""
+    """Collects argument problems for one construct and raises them as one ``ValueError``.
 
-    def __init__(self, construct_type: str, scope: Construct, construct_id: str) -> None:
-        path = f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
-        self._prefix = f"{construct_type} at '{path}'"
+    The construct's path is asked of jsii only when a message needs it.
+    """
+
+    def __init__(self, construct_type: str, scope: IConstruct, construct_id: str) -> None:
+        self._construct_type = construct_type
+        self._where: tuple[IConstruct, str | None] = (scope, construct_id)
         self._messages: list[str] = []
 
     @classmethod
-    def of(cls, construct_type: str, construct: Construct) -> Problems:
+    def of(cls, construct_type: str, construct: IConstruct) -> Problems:
         """Problems of a method call on an existing construct (``add_*`` methods)."""
         problems = cls.__new__(cls)
-        problems._prefix = f"{construct_type} at '{construct.node.path}'"
+        problems._construct_type = construct_type
+        problems._where = (construct, None)
         problems._messages = []
         return problems
 
     @property
     def prefix(self) -> str:
         """``Construct at 'path'``: how every message of this construct begins."""
-        return self._prefix
+        construct, child_id = self._where
+        path = _tree.path(construct)
+        if child_id is not None:
+            path = f"{path}/{child_id}" if path else child_id
+        return f"{self._construct_type} at '{path}'"
 
     @property
     def has_problems(self) -> bool:
@@ -68,9 +78,8 @@ class Problems:
         context: str = "",
     ) -> None:
         """Record a problem when ``value`` is given and lies outside ``low..high`` seconds."""
-        if value is None or value.is_unresolved():
-            return
-        if low_seconds <= value.to_seconds(integral=False) <= high_seconds:
+        seconds = None if value is None else _tree.seconds(value)
+        if seconds is None or low_seconds <= seconds <= high_seconds:
             return
         reason = f"is not allowed{' ' + context if context else ''}"
         self.add(argument, value, reason, f"{number(low_seconds)}..{number(high_seconds)} seconds")
@@ -79,9 +88,9 @@ class Problems:
         if not self._messages:
             return
         if len(self._messages) == 1:
-            raise ValueError(f"{self._prefix}: {self._messages[0]}")
+            raise ValueError(f"{self.prefix}: {self._messages[0]}")
         joined = "\n  - ".join(self._messages)
-        raise ValueError(f"{self._prefix}: {len(self._messages)} problems:\n  - {joined}")
+        raise ValueError(f"{self.prefix}: {len(self._messages)} problems:\n  - {joined}")
 
 
 def _show(value: object) -> str:
@@ -89,7 +98,7 @@ def _show(value: object) -> str:
     if isinstance(value, Duration):
         return f"Duration.seconds({number(value.to_seconds(integral=False))})"
     if isinstance(value, Construct):
-        return f"<{value.node.path}>"
+        return f"<{_tree.path(value)}>"
     return repr(value)
 
 

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -31,6 +31,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
+from serverless_patterns import _tree
 from serverless_patterns._typecheck import check_fields
 from serverless_patterns._validation import Problems, number
 
@@ -38,6 +39,11 @@ _GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 _GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 _FIVE_MINUTES = Duration.minutes(5)
 _ONE_MINUTE = Duration.minutes(1)
+# CDK's statistic names, asked of jsii once rather than for every metric.
+_MAXIMUM = cloudwatch.Stats.MAXIMUM
+_AVERAGE = cloudwatch.Stats.AVERAGE
+_SUM = cloudwatch.Stats.SUM
+_P99 = cloudwatch.Stats.percentile(99)
 
 
 class AlarmKind(enum.Enum):
@@ -98,6 +104,9 @@ class AlarmSettings:
 
     def __post_init__(self) -> None:
         check_fields(self)
+
+
+_DEFAULT_SETTINGS = AlarmSettings()
 
 
 @dataclass(frozen=True)
@@ -173,10 +182,9 @@ def only(settings: Settings, kinds: Iterable[AlarmKind]) -> dict[AlarmKind, Alar
 
 def redrive_hint(owner: IConstruct) -> str:
     """The command that puts ``owner``'s dead-lettered work back."""
-    stack = Stack.of(owner)
-    path = owner.node.path
-    relative = path[len(stack.node.path) + 1 :] if path.startswith(stack.node.path + "/") else path
-    return f"serverless-patterns redrive --stack {stack.stack_name} --construct {relative}"
+    stack_path, path = _tree.path(_tree.stack(owner)), _tree.path(owner)
+    relative = path[len(stack_path) + 1 :] if path.startswith(stack_path + "/") else path
+    return f"serverless-patterns redrive --stack {_tree.stack_name(owner)} --construct {relative}"
 
 
 #: Alarm -> paths of the topics it notifies already (so a shared alarm is not notified twice).
@@ -211,9 +219,10 @@ def notify(alarms: Iterable[cloudwatch.Alarm], topic: sns.ITopic | None) -> None
     action = cloudwatch_actions.SnsAction(topic)
     for alarm in alarms:
         seen = _NOTIFIED.setdefault(alarm, set())
-        if topic.node.path in seen:
+        topic_path = _tree.path(topic)
+        if topic_path in seen:
             continue
-        seen.add(topic.node.path)
+        seen.add(topic_path)
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
 
@@ -253,7 +262,7 @@ class AlarmBook:
         the kind's unit (``explicit``: the user's own, more specific than the settings');
         ``scale`` converts it to the metric's (seconds to milliseconds, say); ``describe``
         renders the description from the threshold in the kind's unit."""
-        setting = self.settings.get(kind) or AlarmSettings()
+        setting = self.settings.get(kind) or _DEFAULT_SETTINGS
         if not setting.enabled:
             return None
         value = threshold if explicit or setting.threshold is None else setting.threshold
@@ -304,7 +313,7 @@ class AlarmBook:
 
         def describe(threshold: float) -> str:
             return (
-                f"{queue.node.path}: at least {number(threshold)} message(s) wait in this "
+                f"{_tree.path(queue)}: at least {number(threshold)} message(s) wait in this "
                 "dead-letter queue: work failed every retry and was set aside (kept 14 days). "
                 f"First: read one message and the error in {consumer}; fix the cause; then put "
                 f"the work back with `{redrive_hint(redrive)}` (--dry-run shows what it would "
@@ -316,19 +325,26 @@ class AlarmBook:
             scope,
             id,
             metric=queue.metric_approximate_number_of_messages_visible(
-                period=_ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
+                period=_ONE_MINUTE, statistic=_MAXIMUM
             ),
             describe=describe,
         )
 
     def message_age(
-        self, scope: Construct, id: str, queue: sqs.IQueue, threshold: Duration, *, consumer: str
+        self,
+        scope: Construct,
+        id: str,
+        queue: sqs.IQueue,
+        threshold: Duration | float,
+        *,
+        consumer: str,
     ) -> cloudwatch.Alarm | None:
-        """ALARM when the oldest message in ``queue`` is older than ``threshold``: a backlog."""
+        """ALARM when the oldest message in ``queue`` is older than ``threshold`` (a Duration,
+        or seconds): a backlog."""
 
         def describe(seconds: float) -> str:
             return (
-                f"{queue.node.path}: the oldest message is older than {number(seconds)} s: "
+                f"{_tree.path(queue)}: the oldest message is older than {number(seconds)} s: "
                 f"{consumer} is not keeping up or is failing. First: its errors, throttles and "
                 "duration on the dashboard; if it fails, read its logs; if it is healthy but "
                 "slow, raise its concurrency or batch size."
@@ -339,9 +355,9 @@ class AlarmBook:
             scope,
             id,
             metric=queue.metric_approximate_age_of_oldest_message(
-                period=_ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
+                period=_ONE_MINUTE, statistic=_MAXIMUM
             ),
-            threshold=threshold.to_seconds(),
+            threshold=_whole_seconds(threshold),
             describe=describe,
             evaluation_periods=5,
             datapoints_to_alarm=3,
@@ -361,7 +377,7 @@ class AlarmBook:
 
         def describe(seconds: float) -> str:
             return (
-                f"{scope.node.path}: the consumer is more than {number(seconds)} s behind the "
+                f"{_tree.path(scope)}: the consumer is more than {number(seconds)} s behind the "
                 "stream; records older than the retention are lost. First: its errors (a "
                 "failing batch is retried and blocks its shard) and duration on the dashboard; "
                 "if it is healthy but slow, raise the parallelization factor or batch size."
@@ -371,10 +387,8 @@ class AlarmBook:
             AlarmKind.ITERATOR_AGE,
             scope,
             id,
-            metric=function.metric(
-                "IteratorAge", period=_ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
-            ),
-            threshold=(threshold or default).to_seconds(),
+            metric=function.metric("IteratorAge", period=_ONE_MINUTE, statistic=_MAXIMUM),
+            threshold=_whole_seconds(threshold or default),
             explicit=threshold is not None,
             scale=1000,
             describe=describe,
@@ -389,7 +403,7 @@ class AlarmBook:
 
         def describe(percent: float) -> str:
             return (
-                f"{scope.node.path}: more than {number(percent)}% of the API's requests were "
+                f"{_tree.path(scope)}: more than {number(percent)}% of the API's requests were "
                 f"answered 5XX. First: the API's access log (status, integration error) and "
                 f"{behind}; callers see the errors, nothing is kept for a retry."
             )
@@ -398,9 +412,7 @@ class AlarmBook:
             AlarmKind.API_SERVER_ERRORS,
             scope,
             id,
-            metric=api.metric_server_error(
-                period=_FIVE_MINUTES, statistic=cloudwatch.Stats.AVERAGE
-            ),
+            metric=api.metric_server_error(period=_FIVE_MINUTES, statistic=_AVERAGE),
             threshold=5,
             scale=0.01,  # the average of 5XXError is the share of requests
             comparison=_GT,
@@ -416,7 +428,7 @@ class AlarmBook:
 
         def describe(percent: float) -> str:
             return (
-                f"{scope.node.path}: p99 latency is above {number(percent)}% of the "
+                f"{_tree.path(scope)}: p99 latency is above {number(percent)}% of the "
                 f"{number(timeout_ms)} ms integration timeout: callers are about to get 504. "
                 "First: IntegrationLatency against Latency on the dashboard (the backend or "
                 "API Gateway), then the backend's own latency."
@@ -426,9 +438,7 @@ class AlarmBook:
             AlarmKind.API_LATENCY,
             scope,
             id,
-            metric=api.metric_latency(
-                period=_FIVE_MINUTES, statistic=cloudwatch.Stats.percentile(99)
-            ),
+            metric=api.metric_latency(period=_FIVE_MINUTES, statistic=_P99),
             threshold=80,
             scale=timeout_ms / 100,
             comparison=_GT,
@@ -453,7 +463,7 @@ class AlarmBook:
         same function shares them. ``after_failure`` says what becomes of failed work.
         """
         known = _HEALTH.setdefault(function, {})
-        name = function.node.path
+        name = _tree.path(function)
 
         def errors(percent: float) -> str:
             return (
@@ -483,8 +493,8 @@ class AlarmBook:
                 rate = cloudwatch.MathExpression(
                     expression="100 * errors / MAX([errors, invocations])",
                     using_metrics={
-                        "errors": function.metric_errors(statistic=cloudwatch.Stats.SUM),
-                        "invocations": function.metric_invocations(statistic=cloudwatch.Stats.SUM),
+                        "errors": function.metric_errors(statistic=_SUM),
+                        "invocations": function.metric_invocations(statistic=_SUM),
                     },
                     label="Error rate (%)",
                     period=_FIVE_MINUTES,
@@ -505,9 +515,7 @@ class AlarmBook:
                     kind,
                     scope,
                     f"{prefix}ThrottlesAlarm",
-                    metric=function.metric_throttles(
-                        period=_FIVE_MINUTES, statistic=cloudwatch.Stats.SUM
-                    ),
+                    metric=function.metric_throttles(period=_FIVE_MINUTES, statistic=_SUM),
                     threshold=1,
                     describe=throttles,
                     evaluation_periods=3,
@@ -519,9 +527,7 @@ class AlarmBook:
                 kind,
                 scope,
                 f"{prefix}DurationAlarm",
-                metric=function.metric_duration(
-                    period=_FIVE_MINUTES, statistic=cloudwatch.Stats.percentile(99)
-                ),
+                metric=function.metric_duration(period=_FIVE_MINUTES, statistic=_P99),
                 threshold=80,
                 scale=timeout_seconds * 1000 / 100,
                 describe=duration,
@@ -541,6 +547,11 @@ class AlarmBook:
             if alarm is not None:
                 alarms.append(alarm)
         return alarms
+
+
+def _whole_seconds(duration: Duration | float) -> float:
+    """Seconds as given, or ``duration.to_seconds()`` (whole seconds, else jsii's error)."""
+    return _tree.whole_seconds(duration) if isinstance(duration, Duration) else duration
 
 
 def encrypted_alarm_topic(scope: Construct, id: str) -> sns.Topic:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
@@ -23,7 +23,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from serverless_patterns import dashboards
+from serverless_patterns import _tree, dashboards
 from serverless_patterns._assets import packaged_handler_code
 from serverless_patterns._synth import Validation, lazy_string
 from serverless_patterns._typecheck import checked
@@ -39,6 +39,7 @@ from serverless_patterns.functions import (
     ServerlessFunction,
     async_failure_destination,
     check_role,
+    configured_timeout_seconds,
     function_timeout_seconds,
     scope_beside,
 )
@@ -152,7 +153,8 @@ class CommandRouter(Construct):
         problems.check_range("throttle_rate", throttle_rate, 1, 10000)
         problems.check_range("throttle_burst", throttle_burst, 1, 5000)
         problems.check_duration("router_timeout", router_timeout, 1, 900)
-        if api and router_timeout.to_seconds(integral=False) > _ROUTER_TIMEOUT.to_seconds():
+        router_seconds = _tree.exact_seconds(router_timeout)
+        if api and router_seconds > _tree.exact_seconds(_ROUTER_TIMEOUT):
             problems.add(
                 "router_timeout",
                 router_timeout,
@@ -164,6 +166,8 @@ class CommandRouter(Construct):
         problems.raise_if_any()
 
         super().__init__(scope, id)
+        _tree.created(self, scope, id)
+        path = _tree.path(self)
         self.alarm_topic = alarm_topic
         """The topic the alarms notify, if any."""
         self._versions: list[CommandVersion] = []
@@ -173,11 +177,11 @@ class CommandRouter(Construct):
             self,
             "RouterFunction",
             code=packaged_handler_code("router"),
-            service_name=f"{self.node.path}".replace("/", "-"),
+            service_name=path.replace("/", "-"),
             timeout=router_timeout,
             # Commands are added after construction: the table is rendered at synth time.
             environment={"COMMAND_ROUTES": lazy_string(self._routes_json)},
-            description=f"Dispatches the commands of {self.node.path}",
+            description=f"Dispatches the commands of {path}",
         )
         """The router (its code ships inside this package)."""
         acknowledge(
@@ -186,7 +190,7 @@ class CommandRouter(Construct):
             "Invoked synchronously (API Gateway, or direct RequestResponse calls): every error "
             "is answered to the caller; nothing is queued.",
         )
-        self.node.add_validation(Validation(self._validate_commands))
+        _tree.node(self).add_validation(Validation(self._validate_commands))
 
         self._book = AlarmBook(settings, alarm_topic)
         self.alarms: list[cloudwatch.Alarm] = self._book.alarms
@@ -195,7 +199,7 @@ class CommandRouter(Construct):
             self,
             "Router",
             self.router_function,
-            timeout_seconds=router_timeout.to_seconds(integral=False),
+            timeout_seconds=router_seconds,
             after_failure="Callers got the error; nothing is kept for a retry.",
         )
 
@@ -247,19 +251,19 @@ class CommandRouter(Construct):
             )
         if asynchronous:
             check_role(problems, "handler", handler, "an asynchronous receiver's on-failure queue")
-        timeout = handler.timeout if isinstance(handler, lambda_.Function) else None
-        router_timeout = self.router_function.timeout
+        timeout = configured_timeout_seconds(handler)
+        router_timeout = configured_timeout_seconds(self.router_function)
         if (
             not asynchronous
             and timeout is not None
             and router_timeout is not None
-            and timeout.to_seconds(integral=False) >= router_timeout.to_seconds(integral=False)
+            and timeout >= router_timeout
         ):
             problems.add(
                 "handler",
                 handler,
-                f"has a timeout of {number(timeout.to_seconds(integral=False))} s, not shorter "
-                f"than the router's ({number(router_timeout.to_seconds(integral=False))} s)",
+                f"has a timeout of {number(timeout)} s, not shorter "
+                f"than the router's ({number(router_timeout)} s)",
                 "a synchronous receiver that finishes before the router gives up",
             )
         problems.raise_if_any()
@@ -269,18 +273,19 @@ class CommandRouter(Construct):
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[handler.function_arn])
         )
         failure_queue = None
+        beside = scope_beside(self, handler)
         if asynchronous:
             # The on-failure queue is granted to the receiver: it lives beside it (in its stack,
             # if another), the alarm here; the receiver's stack then refers to nothing here.
             destination = async_failure_destination(
-                scope_beside(self, handler),
+                beside,
                 handler,
                 alarm_scope=self,
                 queue_id=f"{key}FailureQueue",
                 config_id=f"{key}InvokeConfig",
                 alarm_id=f"{key}FailureAlarm",
                 retry_attempts=2,
-                invoked_by=self.node.path,
+                invoked_by=_tree.path(self),
                 book=self._book,
                 owner=self,
             )
@@ -289,15 +294,15 @@ class CommandRouter(Construct):
             acknowledge(
                 handler,
                 "Serverless-LambdaDLQ",
-                f"Invoked synchronously by {self.node.path}: errors go back to the caller.",
+                f"Invoked synchronously by {_tree.path(self)}: errors go back to the caller.",
             )
         self._book.function_health(
-            scope_beside(self, handler),
+            beside,
             key,
             handler,
             timeout_seconds=function_timeout_seconds(handler),
             after_failure=(
-                f"Failed invocations are retried twice, then kept in {failure_queue.node.path}."
+                f"Failed invocations are retried twice, then kept in {_tree.path(failure_queue)}."
                 if failure_queue is not None
                 else "Callers got the error; nothing is kept for a retry."
             ),
@@ -347,14 +352,14 @@ class CommandRouter(Construct):
                     for version, function in versions.items()
                 },
             }
-        return Stack.of(self).to_json_string({"commands": commands})
+        return _tree.stack(self).to_json_string({"commands": commands})
 
     def _validate_commands(self) -> list[str]:
         """Synth-time check: a router with no command registered routes nothing."""
         if self.commands:
             return []
         return [
-            f"CommandRouter at '{self.node.path}': no command is registered "
+            f"CommandRouter at '{_tree.path(self)}': no command is registered "
             "(allowed: call add_command(name, handler) at least once)"
         ]
 
@@ -403,7 +408,7 @@ class CommandRouter(Construct):
             )
         api = secure_rest_api(
             self,
-            description=f"Command API of {self.node.path}",
+            description=f"Command API of {_tree.path(self)}",
             throttle_rate=throttle_rate,
             throttle_burst=throttle_burst,
             method_options=method_options,
@@ -428,7 +433,9 @@ class CommandRouter(Construct):
             else ""
         )
         for method in api.methods:
-            acknowledge_method_findings(method, unauthenticated=unauthenticated)
+            acknowledge_method_findings(
+                method, unauthenticated=unauthenticated, iam=authorization == "IAM"
+            )
         self._book.api_server_errors(
             self, "Api5xxAlarm", api, behind="the router's logs (the receiver's error it relays)"
         )

@@ -25,7 +25,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from serverless_patterns import dashboards
+from serverless_patterns import _tree, dashboards
 from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import (
@@ -71,6 +71,8 @@ ALARM_KINDS = (
 _SUBSCRIBER_QUEUE_RETENTION = Duration.days(4)
 _SUBSCRIBER_QUEUE_RECEIVES = 5
 _MAX_EVENT_AGE = Duration.hours(6)
+_FIVE_MINUTES = Duration.minutes(5)
+_SUM = cloudwatch.Stats.SUM
 #: QueueWorker arguments that add_worker decides from the topic.
 _DECIDED_BY_TOPIC = ("queue", "fifo", "dead_letter_queue")
 
@@ -133,6 +135,8 @@ class FanOutTopic(Construct):
         problems.raise_if_any()
 
         super().__init__(scope, id)
+        _tree.created(self, scope, id)
+        path = _tree.path(self)
         self.alarm_topic = alarm_topic
         """The topic the alarms notify, if any."""
         self.subscriptions: list[sns.Subscription] = []
@@ -152,7 +156,7 @@ class FanOutTopic(Construct):
                 self,
                 "Key",
                 enable_key_rotation=True,
-                description=f"Encrypts the messages of {self.node.path}",
+                description=f"Encrypts the messages of {path}",
             )
             """The topic's KMS key (None for an existing topic)."""
             created = sns.Topic(
@@ -179,10 +183,10 @@ class FanOutTopic(Construct):
             self,
             "NotificationsFailedAlarm",
             metric=self.topic.metric_number_of_notifications_failed(
-                period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM
+                period=_FIVE_MINUTES, statistic=_SUM
             ),
             describe=lambda count: (
-                f"{self.node.path}: SNS failed to deliver at least {number(count)} "
+                f"{path}: SNS failed to deliver at least {number(count)} "
                 "notification(s) to a subscriber (after its retries). First: the topic's "
                 "delivery status logs and each subscription's dead-letter queue, where the "
                 f"undelivered messages wait; then `{redrive_hint(self)}`."
@@ -194,11 +198,11 @@ class FanOutTopic(Construct):
             "RedriveFailedAlarm",
             metric=self.topic.metric(
                 "NumberOfNotificationsFailedToRedriveToDlq",
-                period=Duration.minutes(5),
-                statistic=cloudwatch.Stats.SUM,
+                period=_FIVE_MINUTES,
+                statistic=_SUM,
             ),
             describe=lambda count: (
-                f"{self.node.path}: at least {number(count)} undeliverable message(s) could "
+                f"{path}: at least {number(count)} undeliverable message(s) could "
                 "not be moved to a subscription's dead-letter queue and are lost. First: the "
                 "DLQ's policy and key (SNS must be allowed to send and to use the key)."
             ),
@@ -232,7 +236,7 @@ class FanOutTopic(Construct):
             max_event_age: how long Lambda keeps retrying an event, 60 s..6 h. Default 6 hours.
             retry_attempts: Lambda's retries of a failed invocation, 0..2. Default 2.
         """
-        subscriber_id = id or function.node.id
+        subscriber_id = id or _tree.construct_id(function)
         problems = self._problems()
         if self.fifo:
             problems.add(
@@ -260,7 +264,7 @@ class FanOutTopic(Construct):
             alarm_id=f"{subscriber_id}InvokeFailureAlarm",
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
-            invoked_by=self.node.path,
+            invoked_by=_tree.path(self),
             book=self._book,
             owner=self,
         )
@@ -271,7 +275,7 @@ class FanOutTopic(Construct):
             timeout_seconds=function_timeout_seconds(function),
             after_failure=(
                 f"Failed invocations are retried {retry_attempts} time(s), then kept in "
-                f"{destination.queue.node.path}."
+                f"{_tree.path(destination.queue)}."
             ),
         )
         self._lambda_subscribers[subscriber_id] = (function, destination.queue)
@@ -321,7 +325,9 @@ class FanOutTopic(Construct):
                 Default True.
         """
         subscriber_id = id or (
-            queue.node.id if queue is not None else f"QueueSubscriber{len(self.subscriptions) + 1}"
+            _tree.construct_id(queue)
+            if queue is not None
+            else f"QueueSubscriber{len(self.subscriptions) + 1}"
         )
         problems = self._problems()
         if queue is not None and getattr(queue, "encryption_type", None) == (
@@ -347,7 +353,7 @@ class FanOutTopic(Construct):
 
         if queue is None:
             created = queue_with_dead_letter(
-                Construct(self, subscriber_id),
+                _tree.created(Construct(self, subscriber_id), self, subscriber_id),
                 visibility_timeout=_SUBSCRIBER_QUEUE_VISIBILITY,
                 max_receive_count=_SUBSCRIBER_QUEUE_RECEIVES,
                 retention_period=_SUBSCRIBER_QUEUE_RETENTION,
@@ -393,10 +399,10 @@ class FanOutTopic(Construct):
                 ``max_concurrency``, ...). ``fifo`` follows the topic; ``alarm_topic`` defaults
                 to this construct's.
         """
-        subscriber_id = id or f"{handler.node.id}Worker"
+        subscriber_id = id or f"{_tree.construct_id(handler)}Worker"
         problems = self._problems()
         check_keywords(
-            problems.prefix,
+            lambda: problems.prefix,
             QueueWorker.__init__,
             {k: v for k, v in queue_worker_options.items() if k not in _DECIDED_BY_TOPIC},
             skip=("scope", "id", "handler", *_DECIDED_BY_TOPIC),

@@ -27,12 +27,21 @@ import importlib.resources
 import re
 import shutil
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from aws_cdk import Annotations, AssetHashType, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import (
+    Annotations,
+    AssetHashType,
+    Duration,
+    IResolvable,
+    Names,
+    RemovalPolicy,
+    Stack,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -47,7 +56,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from serverless_patterns import dashboards
+from serverless_patterns import _tree, dashboards
 from serverless_patterns._typecheck import check_fields, checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import (
@@ -60,14 +69,14 @@ from serverless_patterns.alarms import (
 )
 from serverless_patterns.functions import (
     LAYER_ARCHITECTURES,
-    ensure_powertools,
     function_timeout_seconds,
     is_supported_python_runtime,
+    missing_powertools_layer,
     scope_beside,
     supported_python_runtimes,
     supported_runtime_names,
 )
-from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
+from serverless_patterns.nag import acknowledge, acknowledge_all, acknowledge_created
 from serverless_patterns.queue_worker import ALARM_KINDS as QUEUE_WORKER_ALARM_KINDS
 from serverless_patterns.queue_worker import QueueWorker
 from serverless_patterns.queues import (
@@ -75,7 +84,9 @@ from serverless_patterns.queues import (
     configured_dead_letter_queue,
     configured_visibility_seconds,
     dead_letter_queue,
+    encryption_key_of,
     queue_with_dead_letter,
+    remember_encryption_key,
 )
 from serverless_patterns.stage import NEXT_ENV, REJECTED_ENV, STAGE_ENV, STAGE_KEY
 
@@ -93,6 +104,14 @@ _TRANSIENT_LAMBDA_ERRORS = [
 _DEFAULT_RETRY_ATTEMPTS = 3
 _INPUT_MAX_RECEIVE_COUNT = 5
 _REJECTED_AGE_ALARM = Duration.days(7)  # half of the 14 days a rejected item is kept
+_SOURCE_AGE_ALARM = Duration.hours(1)
+_INPUT_RETENTION = Duration.days(4)
+_EXPRESS_MAX_DURATION = Duration.seconds(EXPRESS_MAX_SECONDS)
+_STANDARD_EXECUTION_TIMEOUT = Duration.days(1)
+_ONE_SECOND = Duration.seconds(1)
+_ONE_MINUTE = Duration.minutes(1)
+_SUM = cloudwatch.Stats.SUM
+_DISCARD = sfn.JsonPath.DISCARD
 #: The kinds of alarm a FilterPipeline has (its ``alarm_settings`` keys).
 ALARM_KINDS = (
     AlarmKind.DEAD_LETTER,
@@ -238,6 +257,7 @@ class FilterPipeline(Construct):
         problems.raise_if_any()
 
         super().__init__(scope, id)
+        _tree.created(self, scope, id)
         self.connector = connector
         """How the stages are joined."""
         self.output = output
@@ -329,7 +349,7 @@ class FilterPipeline(Construct):
         source_queue: sqs.IQueue | None,
         source_dead_letter_queue: sqs.IQueue | None,
     ) -> list[PipelineStage]:
-        container = Construct(self, "Stages")
+        container = _tree.created(Construct(self, "Stages"), self, "Stages")
         workers = [
             QueueWorker(
                 container,
@@ -345,6 +365,7 @@ class FilterPipeline(Construct):
             )
             for index, stage in enumerate(stages)
         ]
+        rejected_url = self.rejected.queue_url
         for index, stage in enumerate(stages):
             function = stage.handler
             assert isinstance(function, lambda_.Function)  # validated
@@ -356,7 +377,7 @@ class FilterPipeline(Construct):
             grant_send(self.rejected, function)
             function.add_environment(STAGE_ENV, stage.name)
             function.add_environment(NEXT_ENV, next_destination)
-            function.add_environment(REJECTED_ENV, self.rejected.queue_url)
+            function.add_environment(REJECTED_ENV, rejected_url)
         return [
             PipelineStage(stage.name, stage.handler, worker, None, worker.dead_letter_queue)
             for stage, worker in zip(stages, workers, strict=True)
@@ -369,8 +390,7 @@ class FilterPipeline(Construct):
             grant_send(queue, grantee)
             return queue.queue_url
         if topic is not None:
-            grant_publish(topic, grantee)
-            return topic.topic_arn
+            return grant_publish(topic, grantee)
         return ""
 
     def _join_with_state_machine(
@@ -398,18 +418,22 @@ class FilterPipeline(Construct):
                 timeout_seconds=function_timeout_seconds(stage.handler),
                 after_failure=(
                     "Service errors and throttles are retried; a failed item is kept with its "
-                    f"stage and error in {dlq.node.path}."
+                    f"stage and error in {_tree.path(dlq)}."
                 ),
             )
 
-        workflow = Construct(self, "Workflow")
+        workflow = _tree.created(Construct(self, "Workflow"), self, "Workflow")
         filtered_end = sfn.Succeed(workflow, "Filtered out")
         failed_end = sfn.Succeed(
             workflow,
             "Dead-lettered",
             comment="The failed item and its stage are in the dead-letter queue, which alarms",
         )
-        accepted: sfn.IChainable = self._output_state(workflow)
+        # JSONPath tokens: made once, used by every stage's states.
+        item = sfn.JsonPath.object_at("$.item")
+        error = sfn.JsonPath.object_at("$.error")
+        reason = sfn.JsonPath.string_at("$.reason")
+        accepted: sfn.IChainable = self._output_state(workflow, item)
 
         invocations: list[tasks.LambdaInvoke] = []
         next_state: sfn.IChainable = accepted
@@ -418,7 +442,7 @@ class FilterPipeline(Construct):
                 acknowledge(
                     stage.handler,
                     "Serverless-LambdaDLQ",
-                    f"Invoked synchronously by the state machine of {self.node.path}: a failed "
+                    f"Invoked synchronously by the state machine of {_tree.path(self)}: a failed "
                     "item is caught and sent with its stage name to the pipeline's dead-letter "
                     "queue, which alarms.",
                 )
@@ -426,9 +450,7 @@ class FilterPipeline(Construct):
                 workflow,
                 stage.name,
                 lambda_function=stage.handler,
-                payload=sfn.TaskInput.from_object(
-                    {STAGE_KEY: stage.name, "item": sfn.JsonPath.object_at("$.item")}
-                ),
+                payload=sfn.TaskInput.from_object({STAGE_KEY: stage.name, "item": item}),
                 output_path="$.Payload",
                 retry_on_service_exceptions=False,
             )
@@ -438,7 +460,7 @@ class FilterPipeline(Construct):
             if attempts:
                 task.add_retry(
                     errors=_TRANSIENT_LAMBDA_ERRORS,
-                    interval=Duration.seconds(1),
+                    interval=_ONE_SECOND,
                     max_attempts=attempts,
                     backoff_rate=2,
                     jitter_strategy=sfn.JitterType.FULL,
@@ -448,13 +470,9 @@ class FilterPipeline(Construct):
                 f"{stage.name} failed",
                 queue=dlq,
                 message_body=sfn.TaskInput.from_object(
-                    {
-                        "stage": stage.name,
-                        "item": sfn.JsonPath.object_at("$.item"),
-                        "error": sfn.JsonPath.object_at("$.error"),
-                    }
+                    {"stage": stage.name, "item": item, "error": error}
                 ),
-                result_path=sfn.JsonPath.DISCARD,
+                result_path=_DISCARD,
             ).next(failed_end)
             task.add_catch(failed, result_path="$.error")
             rejected = tasks.SqsSendMessage(
@@ -462,13 +480,9 @@ class FilterPipeline(Construct):
                 f"{stage.name} rejected",
                 queue=self.rejected,
                 message_body=sfn.TaskInput.from_object(
-                    {
-                        "stage": stage.name,
-                        "reason": sfn.JsonPath.string_at("$.reason"),
-                        "item": sfn.JsonPath.object_at("$.item"),
-                    }
+                    {"stage": stage.name, "reason": reason, "item": item}
                 ),
-                result_path=sfn.JsonPath.DISCARD,
+                result_path=_DISCARD,
             ).next(filtered_end)
             choice = (
                 sfn.Choice(workflow, f"{stage.name} filtered?")
@@ -517,12 +531,13 @@ class FilterPipeline(Construct):
                 include_execution_data=False,
             ),
             timeout=(
-                Duration.seconds(EXPRESS_MAX_SECONDS)
+                _EXPRESS_MAX_DURATION
                 if workflow_type == sfn.StateMachineType.EXPRESS
-                else Duration.days(1)
+                else _STANDARD_EXECUTION_TIMEOUT
             ),
         )
         self.state_machine = state_machine
+        _tree.created(state_machine, self, "StateMachine")
         if self.output is not None:
             self._grant_output(state_machine)
         self._acknowledge_state_machine_policy(state_machine, stages)
@@ -530,11 +545,9 @@ class FilterPipeline(Construct):
             AlarmKind.EXECUTION_FAILURES,
             self,
             "ExecutionsFailedAlarm",
-            metric=state_machine.metric_failed(
-                period=Duration.minutes(1), statistic=cloudwatch.Stats.SUM
-            ),
+            metric=state_machine.metric_failed(period=_ONE_MINUTE, statistic=_SUM),
             describe=lambda count: (
-                f"At least {number(count)} execution(s) of {state_machine.node.path} failed "
+                f"At least {number(count)} execution(s) of {_tree.path(state_machine)} failed "
                 "outside a stage's Catch: an item may be lost or retried from the input queue. "
                 "First: the failed execution's events (Step Functions console) and the "
                 "state machine's log group."
@@ -544,11 +557,9 @@ class FilterPipeline(Construct):
             AlarmKind.EXECUTION_FAILURES,
             self,
             "ExecutionsTimedOutAlarm",
-            metric=state_machine.metric_timed_out(
-                period=Duration.minutes(1), statistic=cloudwatch.Stats.SUM
-            ),
+            metric=state_machine.metric_timed_out(period=_ONE_MINUTE, statistic=_SUM),
             describe=lambda count: (
-                f"At least {number(count)} execution(s) of {state_machine.node.path} timed "
+                f"At least {number(count)} execution(s) of {_tree.path(state_machine)} timed "
                 "out. First: which stage was running (the execution's events) and its "
                 "function's duration; the item is retried from the input queue, if any."
             ),
@@ -588,11 +599,9 @@ class FilterPipeline(Construct):
             )
         return [*widgets, *dashboards.alarm_widget(self.alarms)]
 
-    def _output_state(self, workflow: Construct) -> sfn.IChainable:
+    def _output_state(self, workflow: Construct, item: IResolvable) -> sfn.IChainable:
         accepted = sfn.Succeed(workflow, "Accepted", output_path="$.item")
-        message = sfn.TaskInput.from_text(
-            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.item"))
-        )
+        message = sfn.TaskInput.from_text(sfn.JsonPath.json_to_string(item))
         queue, topic = _as_queue(self.output), _as_topic(self.output)
         if queue is not None:
             return tasks.SqsSendMessage(
@@ -617,37 +626,34 @@ class FilterPipeline(Construct):
     ) -> None:
         policy = state_machine.role.node.try_find_child("DefaultPolicy")
         assert policy is not None
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Only the actions that support no resource-level permissions: X-Ray's "
-            "PutTraceSegments/PutTelemetryRecords/GetSampling* and CloudWatch Logs' log "
-            "delivery actions, which Step Functions needs for tracing and execution logs.",
-        )
+        rules = {
+            "AwsSolutions-IAM5[Resource::*]": (
+                "Only the actions that support no resource-level permissions: X-Ray's "
+                "PutTraceSegments/PutTelemetryRecords/GetSampling* and CloudWatch Logs' log "
+                "delivery actions, which Step Functions needs for tracing and execution logs."
+            )
+        }
         keyed = [
             queue
             for queue in (self.rejected, _as_queue(self.output))
-            if queue is not None and queue.encryption_master_key is not None
+            if queue is not None and encryption_key_of(queue) is not None
         ]
         if keyed:
-            acknowledge(
-                policy,
-                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            rules["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"] = (
                 "Step Functions' SQS integration grants kms:GenerateDataKey* on the key of an "
                 "encrypted queue it sends to (only that key): "
-                + ", ".join(queue.node.path for queue in keyed),
+                + ", ".join(_tree.path(queue) for queue in keyed)
             )
-        stack = Stack.of(self)
+        stack = _tree.stack(self)
         for stage in stages:
-            function = stage.handler.node.default_child
+            function = _tree.default_child(stage.handler)
             if isinstance(function, lambda_.CfnFunction):
                 logical_id = stack.resolve(stack.get_logical_id(function))
-                acknowledge(
-                    policy,
-                    f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]",
+                rules[f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>:*]"] = (
                     f"Invoking versions and aliases of the stage function {stage.name} "
-                    "(lambda:InvokeFunction on its ARN with a qualifier), nothing else.",
+                    "(lambda:InvokeFunction on its ARN with a qualifier), nothing else."
                 )
+        acknowledge_all(policy, cdk_nag=rules)
 
     # --- sources ---------------------------------------------------------------------------------
 
@@ -661,22 +667,22 @@ class FilterPipeline(Construct):
         express = workflow_type == sfn.StateMachineType.EXPRESS
         if source_queue is None:
             # A synchronous Express execution holds the message for up to 5 minutes.
-            visibility = Duration.seconds(EXPRESS_MAX_SECONDS + 60 if express else 60)
+            visibility_seconds = EXPRESS_MAX_SECONDS + 60 if express else 60
             pair = queue_with_dead_letter(
-                Construct(self, "Input"),
-                visibility_timeout=visibility,
+                _tree.created(Construct(self, "Input"), self, "Input"),
+                visibility_timeout=Duration.seconds(visibility_seconds),
                 max_receive_count=_INPUT_MAX_RECEIVE_COUNT,
-                retention_period=Duration.days(4),
+                retention_period=_INPUT_RETENTION,
             )
             queue: sqs.IQueue = pair.queue
             dlq: sqs.IQueue = pair.dead_letter_queue
-            age_threshold = Duration.seconds(_INPUT_MAX_RECEIVE_COUNT * visibility.to_seconds())
+            age_threshold: Duration | float = _INPUT_MAX_RECEIVE_COUNT * visibility_seconds
         else:
             queue = source_queue
             known = source_dead_letter_queue or configured_dead_letter_queue(source_queue)
             assert known is not None  # validated
             dlq = known
-            age_threshold = Duration.hours(1)
+            age_threshold = _SOURCE_AGE_ALARM
         self.input_queue = queue
         self.input_dead_letter_queue = dlq
 
@@ -685,9 +691,9 @@ class FilterPipeline(Construct):
             "PipeRole",
             assumed_by=iam.ServicePrincipal(
                 "pipes.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+                conditions={"StringEquals": {"aws:SourceAccount": _tree.stack(self).account}},
             ),
-            description=f"Execution role of the pipe of {self.node.path}",
+            description=f"Execution role of the pipe of {_tree.path(self)}",
         )
         queue.grant_consume_messages(role)
         if express:
@@ -709,7 +715,7 @@ class FilterPipeline(Construct):
             role_arn=role.role_arn,
             source=queue.queue_arn,
             target=self.state_machine.state_machine_arn,
-            description=f"Starts {self.node.path} for each item of its input queue",
+            description=f"Starts {_tree.path(self)} for each item of its input queue",
             source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
                 sqs_queue_parameters=pipes.CfnPipe.PipeSourceSqsQueueParametersProperty(
                     batch_size=1
@@ -763,12 +769,12 @@ class FilterPipeline(Construct):
             Annotations.of(self).add_warning_v2(
                 "serverless-patterns:imported-bucket-eventbridge",
                 f"The source bucket is imported: turn on its EventBridge notifications "
-                f"yourself, or {self.node.path} receives no objects.",
+                f"yourself, or {_tree.path(self)} receives no objects.",
             )
         self.source_rule = events.Rule(
             self,
             "SourceRule",
-            description=f"New objects of the source bucket become items of {self.node.path}",
+            description=f"New objects of the source bucket become items of {_tree.path(self)}",
             event_pattern=events.EventPattern(
                 source=["aws.s3"],
                 detail_type=["Object Created"],
@@ -782,7 +788,7 @@ class FilterPipeline(Construct):
         """Allow ``grantee`` to put items into the input queue."""
         if self.input_queue is None:
             raise ValueError(
-                f"FilterPipeline at '{self.node.path}': grant_send needs an input queue, but "
+                f"FilterPipeline at '{_tree.path(self)}': grant_send needs an input queue, but "
                 "the source is a bucket (allowed: write objects to the bucket instead)"
             )
         return self.input_queue.grant_send_messages(grantee)
@@ -822,10 +828,13 @@ def stage_layer_for(scope: Construct) -> lambda_.ILayerVersion:
     ``FilterPipeline`` adds it to its stage functions; add it yourself to a function you
     deploy elsewhere (the function also needs Powertools, which ``ServerlessFunction`` has).
     """
-    stack = Stack.of(scope)
+    stack = _tree.stack(scope)
+    known = _tree.lookup(_STAGE_LAYERS, stack)
+    if known is not None:
+        return known
     existing = stack.node.try_find_child(_STAGE_LAYER_ID)
     if isinstance(existing, _StageLayer):
-        return existing
+        return _tree.remember(_STAGE_LAYERS, stack, existing)
     directory, content_hash = _stage_layer_directory()
     layer = _StageLayer(
         stack,
@@ -838,7 +847,11 @@ def stage_layer_for(scope: Construct) -> lambda_.ILayerVersion:
         description="serverless_patterns.stage: the FilterPipeline stage helper",
     )
     layer.attached = set()
-    return layer
+    return _tree.remember(_STAGE_LAYERS, stack, layer)
+
+
+#: Stack -> its stage helper layer (a construct of the stack, there for good once created).
+_STAGE_LAYERS: weakref.WeakKeyDictionary[Stack, _StageLayer] = weakref.WeakKeyDictionary()
 
 
 def _attach_stage_layer(handler: lambda_.IFunction) -> lambda_.ILayerVersion | None:
@@ -847,10 +860,11 @@ def _attach_stage_layer(handler: lambda_.IFunction) -> lambda_.ILayerVersion | N
     if not isinstance(handler, lambda_.Function):
         return None
     layer = cast(_StageLayer, stage_layer_for(handler))
-    if handler.node.path not in layer.attached:
-        layer.attached.add(handler.node.path)
-        ensure_powertools(handler)
-        handler.add_layers(layer)
+    path = _tree.path(handler)
+    if path not in layer.attached:
+        layer.attached.add(path)
+        powertools = missing_powertools_layer(handler)  # the helper imports Powertools
+        handler.add_layers(*([powertools] if powertools is not None else []), layer)
     return layer
 
 
@@ -919,7 +933,7 @@ def _check_queue_stage(problems: Problems, stage: Stage, functions: dict[str, st
             "a Function defined in this app, or connector=Connector.STATE_MACHINE",
         )
         return
-    path = stage.handler.node.path
+    path = _tree.path(stage.handler)
     if path in functions:
         problems.add(
             f"Stage({stage.name!r}).handler",
@@ -1039,32 +1053,53 @@ def grant_send(queue: sqs.IQueue, grantee: iam.IGrantable) -> None:
     wildcards a stage that only sends has no use for.
     """
     iam.Grant.add_to_principal(
-        grantee=grantee, actions=["sqs:SendMessage"], resource_arns=[queue.queue_arn]
+        grantee=grantee, actions=["sqs:SendMessage"], resource_arns=[_queue_arn(queue)]
     )
-    if queue.encryption_master_key is not None:
-        queue.encryption_master_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+    key = encryption_key_of(queue)
+    if key is not None:
+        key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
 
 
-def grant_publish(topic: sns.ITopic, grantee: iam.IGrantable) -> None:
-    """``sns:Publish`` on ``topic``, and ``kms:GenerateDataKey``/``kms:Decrypt`` on its key."""
-    iam.Grant.add_to_principal(
-        grantee=grantee, actions=["sns:Publish"], resource_arns=[topic.topic_arn]
-    )
+def grant_publish(topic: sns.ITopic, grantee: iam.IGrantable) -> str:
+    """``sns:Publish`` on ``topic``, and ``kms:GenerateDataKey``/``kms:Decrypt`` on its key;
+    returns the topic's ARN."""
+    arn = topic.topic_arn
+    iam.Grant.add_to_principal(grantee=grantee, actions=["sns:Publish"], resource_arns=[arn])
     if topic.master_key is not None:
         topic.master_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+    return arn
+
+
+#: Queue -> its ARN (a token fixed when the queue is made): stages send to the same queues.
+_QUEUE_ARNS: weakref.WeakKeyDictionary[sqs.IQueue, str] = weakref.WeakKeyDictionary()
+
+
+def _queue_arn(queue: sqs.IQueue) -> str:
+    return _tree.lookup(_QUEUE_ARNS, queue) or _tree.remember(_QUEUE_ARNS, queue, queue.queue_arn)
 
 
 # jsii interfaces are not runtime-checkable protocols: tell them apart by their ARN attribute.
 def _as_queue(value: object) -> sqs.IQueue | None:
-    return cast(sqs.IQueue, value) if hasattr(value, "queue_arn") else None
+    return cast(sqs.IQueue, value) if _has(value, "queue_arn") else None
 
 
 def _as_topic(value: object) -> sns.ITopic | None:
-    return cast(sns.ITopic, value) if hasattr(value, "topic_arn") else None
+    return cast(sns.ITopic, value) if _has(value, "topic_arn") else None
 
 
 def _as_bucket(value: object) -> s3.IBucket | None:
-    return cast(s3.IBucket, value) if hasattr(value, "bucket_arn") else None
+    return cast(s3.IBucket, value) if _has(value, "bucket_arn") else None
+
+
+def _has(value: object, attribute: str) -> bool:
+    """``hasattr(value, attribute)`` without reading it: reading a jsii property is a round
+    trip (a class declares its properties; jsii's proxy of several interfaces, its parts)."""
+    if hasattr(type(value), attribute):
+        return True
+    delegates = getattr(value, "_delegates", None)
+    if isinstance(delegates, list):
+        return any(_has(delegate, attribute) for delegate in delegates)
+    return not hasattr(type(value), "__jsii_type__") and hasattr(value, attribute)
 
 
 def _object_item() -> dict[str, str]:
@@ -1085,11 +1120,14 @@ def _rejected_queue(scope: Construct) -> sqs.Queue:
         enforce_ssl=True,
         retention_period=DEAD_LETTER_RETENTION,
     )
+    remember_encryption_key(queue, None)
     reason = (
         "The rejected queue is the end of the filtered-out path: it keeps items 14 days for "
         "whoever reviews them and alarms when they wait longer than 7 days."
     )
-    acknowledge(queue, "Serverless-SQSRedrivePolicy", reason)
-    acknowledge(queue, "AwsSolutions-SQS3", reason)
-    acknowledge_cfn_lint(queue, "ES6000", reason)
+    acknowledge_created(
+        _tree.created(queue, scope, "RejectedQueue"),
+        cdk_nag={"Serverless-SQSRedrivePolicy": reason, "AwsSolutions-SQS3": reason},
+        cfn_lint={"ES6000": reason},
+    )
     return queue

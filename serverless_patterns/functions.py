@@ -35,7 +35,6 @@ from aws_cdk import (
     Size,
     SizeRoundingBehavior,
     Stack,
-    Token,
 )
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -45,10 +44,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
+from serverless_patterns import _tree
 from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems, number
 from serverless_patterns.alarms import AlarmBook
-from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
+from serverless_patterns.nag import acknowledge, acknowledge_created
 from serverless_patterns.queues import dead_letter_queue
 
 #: Distributions copied into the Powertools layer: Powertools, its dependencies, and the
@@ -73,6 +73,7 @@ DEFAULT_TIMEOUT = Duration.seconds(25)
 OLDEST_PYTHON_RUNTIME = (3, 10)
 #: Architectures of the layers: their code is pure Python.
 LAYER_ARCHITECTURES = (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)
+_DEFAULT_ARCHITECTURE = LAYER_ARCHITECTURES[0]
 #: What a distribution's ``.dist-info`` contributes to a layer: what ``importlib.metadata``
 #: reads, and licenses. ``WHEEL`` (the build interpreter's wheel tags), ``RECORD``,
 #: ``INSTALLER``, ``REQUESTED`` and ``direct_url.json`` describe one machine's install.
@@ -83,6 +84,7 @@ _DEFAULT_METRICS_NAMESPACE = "ServerlessPatterns"
 _LAYER_ID = "PowertoolsLayer"
 
 
+@functools.cache
 def latest_python_runtime() -> lambda_.Runtime:
     """The newest ``PYTHON_3_x`` runtime that the installed aws-cdk-lib offers.
 
@@ -99,11 +101,17 @@ def supported_python_runtimes() -> list[lambda_.Runtime]:
     The layers declare all of them: a CDK upgrade that adds a runtime adds it here, and
     functions pinned to an older one keep working.
     """
-    return [
+    return list(_supported_python_runtimes())
+
+
+@functools.cache
+def _supported_python_runtimes() -> tuple[lambda_.Runtime, ...]:
+    # Each Runtime.PYTHON_3_x is a round trip to jsii: asked once per process.
+    return tuple(
         getattr(lambda_.Runtime, f"PYTHON_3_{minor}")
         for minor in sorted(_offered_python_minors())
         if (3, minor) >= OLDEST_PYTHON_RUNTIME
-    ]
+    )
 
 
 @functools.cache
@@ -118,7 +126,13 @@ def _offered_python_minors() -> frozenset[int]:
 
 def is_supported_python_runtime(runtime: lambda_.Runtime) -> bool:
     """Whether ``runtime`` is a Python runtime the library's layers support."""
-    return any(runtime.runtime_equals(known) for known in supported_python_runtimes())
+    same_name = _supported_python_runtimes_by_name().get(runtime.name)
+    return same_name is not None and runtime.runtime_equals(same_name)
+
+
+@functools.cache
+def _supported_python_runtimes_by_name() -> dict[str, lambda_.Runtime]:
+    return {runtime.name: runtime for runtime in _supported_python_runtimes()}
 
 
 def supported_runtime_names() -> str:
@@ -135,14 +149,14 @@ def scope_beside(owner: Construct, function: lambda_.IFunction) -> Construct:
     refers to ``owner``'s stack and never the other way round, so no dependency cycle arises and
     a platform stack can be deployed before the services that use it.
     """
-    stack = Stack.of(function)
-    if stack.node.path == Stack.of(owner).node.path:
+    if _tree.same_stack(function, owner):
         return owner
+    stack = _tree.stack(function)
     name = Names.unique_id(owner)
     existing = stack.node.try_find_child(name)
     if isinstance(existing, Construct):
         return existing
-    return Construct(stack, name)
+    return _tree.created(Construct(stack, name), stack, name)
 
 
 def check_same_environment(
@@ -150,12 +164,22 @@ def check_same_environment(
 ) -> None:
     """An event source or subscription must deliver to a function of its own account and
     region (a mapping names the function by name; a permission is granted by its owner)."""
-    here = Stack.of(scope)
+    if isinstance(function, lambda_.Function):
+        # A function of this app is in its stack's account and region.
+        if _tree.same_stack(function, scope):
+            return
+        theirs_known = _tree.environment(function)
+    else:  # an imported function: its ARN tells
+        env = function.env
+        theirs_known = _tree.Environment(
+            account=_tree.known_value(env.account), region=_tree.known_value(env.region)
+        )
+    here = _tree.environment(scope)
     for what, mine, theirs in (
-        ("account", here.account, function.env.account),
-        ("region", here.region, function.env.region),
+        ("account", here.account, theirs_known.account),
+        ("region", here.region, theirs_known.region),
     ):
-        if not Token.is_unresolved(mine) and not Token.is_unresolved(theirs) and mine != theirs:
+        if mine is not None and theirs is not None and mine != theirs:
             problems.add(
                 argument,
                 function,
@@ -167,7 +191,7 @@ def check_same_environment(
 
 def check_role(problems: Problems, argument: str, function: lambda_.IFunction, needs: str) -> None:
     """A problem when ``function`` is imported without a role: ``needs`` cannot be granted."""
-    if function.role is None:
+    if function_role(function) is None:
         problems.add(
             argument,
             function,
@@ -186,11 +210,11 @@ def claim_event_source(
 ) -> None:
     """A problem when ``function`` consumes ``source`` already: Lambda refuses a second mapping
     of the same source and function (ResourceConflictException)."""
-    if source.node.path in _CONSUMED.get(function, set()):
+    if _tree.path(source) in _CONSUMED.get(function, set()):
         problems.add(
             argument,
             function,
-            f"already consumes {source.node.path} through another event source mapping, which "
+            f"already consumes {_tree.path(source)} through another event source mapping, which "
             "Lambda refuses",
             "one mapping per source and function",
         )
@@ -198,7 +222,16 @@ def claim_event_source(
 
 def mark_event_source(function: lambda_.IFunction, source: IConstruct) -> None:
     """After the mapping exists: ``function`` consumes ``source``."""
-    _CONSUMED.setdefault(function, set()).add(source.node.path)
+    _CONSUMED.setdefault(function, set()).add(_tree.path(source))
+
+
+#: Function -> its timeout in seconds and its role (a function's are fixed once it exists).
+_TIMEOUTS: weakref.WeakKeyDictionary[lambda_.IFunction, tuple[float | None]] = (
+    weakref.WeakKeyDictionary()
+)
+_ROLES: weakref.WeakKeyDictionary[lambda_.IFunction, tuple[iam.IRole | None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def function_timeout_seconds(handler: lambda_.IFunction) -> float | None:
@@ -206,8 +239,30 @@ def function_timeout_seconds(handler: lambda_.IFunction) -> float | None:
     an imported function, whose timeout is unknown at synth time."""
     if not isinstance(handler, lambda_.Function):
         return None
-    timeout = handler.timeout
-    return timeout.to_seconds(integral=False) if timeout else LAMBDA_DEFAULT_TIMEOUT_SECONDS
+    configured = configured_timeout_seconds(handler)
+    return LAMBDA_DEFAULT_TIMEOUT_SECONDS if configured is None else configured
+
+
+def configured_timeout_seconds(handler: lambda_.IFunction) -> float | None:
+    """The ``timeout`` a function of this app was given, in seconds; None when it was given
+    none (or is imported)."""
+    if not isinstance(handler, lambda_.Function):
+        return None
+    known = _tree.lookup(_TIMEOUTS, handler)
+    if known is None:
+        timeout = handler.timeout
+        known = _tree.remember(
+            _TIMEOUTS, handler, (_tree.exact_seconds(timeout) if timeout else None,)
+        )
+    return known[0]
+
+
+def function_role(function: lambda_.IFunction) -> iam.IRole | None:
+    """``function.role`` (None for a function imported without one), asked once."""
+    known = _tree.lookup(_ROLES, function)
+    if known is None:
+        known = _tree.remember(_ROLES, function, (function.role,))
+    return known[0]
 
 
 @functools.cache
@@ -272,13 +327,16 @@ def powertools_layer_for(scope: Construct) -> lambda_.ILayerVersion:
     A local asset rather than the public Powertools layer ARN: it deploys to any account, any
     partition and to local emulators (which reject layer ARNs of other accounts).
     """
-    stack = Stack.of(scope)
+    stack = _tree.stack(scope)
+    known = _tree.lookup(_LAYERS, stack)
+    if known is not None:
+        return known
     existing = stack.node.try_find_child(_LAYER_ID)
     if isinstance(existing, lambda_.LayerVersion):
-        return existing
+        return _tree.remember(_LAYERS, stack, existing)
     version = importlib.metadata.version("aws-lambda-powertools")
     directory, content_hash = _powertools_layer_directory()
-    return lambda_.LayerVersion(
+    layer = lambda_.LayerVersion(
         stack,
         _LAYER_ID,
         code=lambda_.Code.from_asset(
@@ -288,6 +346,15 @@ def powertools_layer_for(scope: Construct) -> lambda_.ILayerVersion:
         compatible_architectures=list(LAYER_ARCHITECTURES),
         description=f"Powertools for AWS Lambda (Python) {version}, built from the local install",
     )
+    return _tree.remember(_LAYERS, stack, layer)
+
+
+#: Stack -> its Powertools layer (a construct of the stack, there for good once created).
+_LAYERS: weakref.WeakKeyDictionary[Stack, lambda_.LayerVersion] = weakref.WeakKeyDictionary()
+#: Layer -> its resolved ARN (a reference to it), as JSON.
+_LAYER_REFERENCES: weakref.WeakKeyDictionary[lambda_.LayerVersion, str] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 #: Environment variables Lambda sets itself and refuses to take from a function's configuration.
@@ -335,7 +402,8 @@ def _check_function_options(
         problems.add(
             "handler", handler, "is not module.function", "e.g. 'app.handler' or 'pkg/mod.handler'"
         )
-    if not timeout.is_unresolved() and not float(timeout.to_seconds(integral=False)).is_integer():
+    seconds = _tree.seconds(timeout)
+    if seconds is not None and not float(seconds).is_integer():
         problems.add("timeout", timeout, "is not whole seconds", "1..900 whole seconds")
     reserved = sorted(set(environment) & RESERVED_ENVIRONMENT)
     if reserved:
@@ -348,7 +416,7 @@ def _check_function_options(
     size = sum(
         len(key.encode()) + len(value.encode())
         for key, value in environment.items()
-        if not Token.is_unresolved(value)
+        if not _tree.is_unresolved(value)
     )
     if size > MAX_ENVIRONMENT_BYTES:
         problems.add(
@@ -392,24 +460,34 @@ def ensure_powertools(function: lambda_.Function) -> None:
     A ``ServerlessFunction`` has it; so does a function with the stack's layer or with AWS's
     public Powertools layer (``AWSLambdaPowertoolsPython...``) among its layers.
     """
+    layer = missing_powertools_layer(function)
+    if layer is not None:
+        function.add_layers(layer)
+
+
+def missing_powertools_layer(function: lambda_.Function) -> lambda_.ILayerVersion | None:
+    """The layer :func:`ensure_powertools` would add to ``function`` (None: it has one), for a
+    caller that adds it together with layers of its own (one round trip to jsii)."""
     if isinstance(function, ServerlessFunction):
-        return
-    stack = Stack.of(function)
-    cfn_function = function.node.default_child
+        return None
+    stack = _tree.stack(function)
+    cfn_function = _tree.default_child(function)
     resolved = (
         stack.resolve(cfn_function.layers)
         if isinstance(cfn_function, lambda_.CfnFunction)
         else None
     )
     layers = [json.dumps(layer) for layer in resolved or []]
-    existing = stack.node.try_find_child(_LAYER_ID)
+    existing = _tree.lookup(_LAYERS, stack) or stack.node.try_find_child(_LAYER_ID)
     if isinstance(existing, lambda_.LayerVersion):
-        own = json.dumps(stack.resolve(existing.layer_version_arn))
+        own = _tree.lookup(_LAYER_REFERENCES, existing) or _tree.remember(
+            _LAYER_REFERENCES, existing, json.dumps(stack.resolve(existing.layer_version_arn))
+        )
         if own in layers:
-            return
+            return None
     if any(_PUBLIC_POWERTOOLS_LAYER.search(layer) for layer in layers):
-        return
-    function.add_layers(powertools_layer_for(function))
+        return None
+    return powertools_layer_for(function)
 
 
 class ServerlessFunction(lambda_.Function):
@@ -475,7 +553,10 @@ class ServerlessFunction(lambda_.Function):
     ) -> None:
         problems = Problems("ServerlessFunction", scope, id)
         check_keywords(
-            problems.prefix, lambda_.Function.__init__, function_options, skip=("scope", "id")
+            lambda: problems.prefix,
+            lambda_.Function.__init__,
+            function_options,
+            skip=("scope", "id"),
         )
         timeout = timeout or DEFAULT_TIMEOUT
         problems.check_range("memory_size", memory_size, 128, 10240, unit=" MB")
@@ -518,15 +599,17 @@ class ServerlessFunction(lambda_.Function):
                 scope,
                 f"{id}Role",
                 assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                description=f"Execution role of {scope.node.path}/{id}",
+                description=f"Execution role of {_tree.path(scope)}/{id}",
             )
         # Only this function's log group: no AWSLambdaBasicExecutionRole (logs:* on every group).
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
+        log_statement = iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
         )
+        if isinstance(role, iam.Role):  # the same, without reading back jsii's result struct
+            role.add_to_policy(log_statement)
+        else:
+            role.add_to_principal_policy(log_statement)
         self.powertools_layer: lambda_.ILayerVersion = powertools_layer or powertools_layer_for(
             scope
         )
@@ -547,7 +630,7 @@ class ServerlessFunction(lambda_.Function):
             code=code,
             handler=handler,
             runtime=runtime or latest_python_runtime(),
-            architecture=architecture or lambda_.Architecture.ARM_64,
+            architecture=architecture or _DEFAULT_ARCHITECTURE,
             memory_size=memory_size,
             timeout=timeout,
             log_group=log_group,
@@ -562,13 +645,18 @@ class ServerlessFunction(lambda_.Function):
             description=description,
             **options,
         )
+        _tree.created(self, scope, id)
+        _tree.remember(_TIMEOUTS, self, (_tree.exact_seconds(timeout),))
         if active_tracing:
             self._enable_active_tracing(scope, id, role)
-        acknowledge_cfn_lint(
+        acknowledge_created(
             self,
-            "WS1004",
-            "The rule looks for a log group named /aws/lambda/<function>; this function logs "
-            "through LoggingConfig into its own log group, which has a retention.",
+            cfn_lint={
+                "WS1004": (
+                    "The rule looks for a log group named /aws/lambda/<function>; this function "
+                    "logs through LoggingConfig into its own log group, which has a retention."
+                )
+            },
         )
 
     def _enable_active_tracing(self, scope: Construct, id: str, role: iam.IRole) -> None:
@@ -579,7 +667,7 @@ class ServerlessFunction(lambda_.Function):
         default policy, where a cdk-nag acknowledgement would also hide any later wildcard
         grant; in a separate policy the acknowledgement covers exactly these two actions.
         """
-        cfn_function = self.node.default_child
+        cfn_function = _tree.default_child(self)
         assert isinstance(cfn_function, lambda_.CfnFunction)
         cfn_function.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
         tracing_policy = iam.Policy(
@@ -599,7 +687,7 @@ class ServerlessFunction(lambda_.Function):
             "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level "
             "permissions; this policy holds only those two actions.",
         )
-        self.node.add_dependency(tracing_policy)
+        _tree.node(self).add_dependency(tracing_policy)
 
 
 @dataclass(frozen=True)
@@ -644,14 +732,14 @@ def async_failure_destination(
             function,
             "Serverless-LambdaDLQ",
             f"Invoked asynchronously by {invoked_by}: failed invocations go to the "
-            f"EventInvokeConfig on-failure queue {queue.node.path}, which is alarmed on (the "
+            f"EventInvokeConfig on-failure queue {_tree.path(queue)}, which is alarmed on (the "
             "rule only looks for DeadLetterConfig).",
         )
     alarm = book.dead_letter(
         alarm_scope or scope,
         alarm_id,
         queue,
-        consumer=f"the record's responsePayload and the logs of {function.node.path}",
+        consumer=f"the record's responsePayload and the logs of {_tree.path(function)}",
         redrive=owner,
     )
     return AsyncFailureDestination(queue, alarm)

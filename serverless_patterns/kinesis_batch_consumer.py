@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -25,7 +25,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from serverless_patterns import dashboards
+from serverless_patterns import _tree, dashboards
 from serverless_patterns._event_filters import KINESIS_KEYS, checked_filters
 from serverless_patterns._typecheck import check_keywords, checked
 from serverless_patterns._validation import Problems, number
@@ -61,6 +61,8 @@ _MAX_RECORD_AGE = Duration.hours(1)
 _CONSUMER_GRANTS = "the stream and the on-failure queue"
 _RETENTION = Duration.hours(24)
 _ITERATOR_AGE_ALARM = Duration.minutes(5)
+_FIVE_MINUTES = Duration.minutes(5)
+_SUM = cloudwatch.Stats.SUM
 #: The kinds of alarm a KinesisBatchConsumer has (its ``alarm_settings`` keys).
 ALARM_KINDS = (
     AlarmKind.STREAM_THROTTLES,
@@ -128,7 +130,7 @@ class KinesisBatchConsumer(Construct):
         problems = Problems("KinesisBatchConsumer", scope, id)
         settings = check_alarm_settings(problems, alarm_settings, ALARM_KINDS)
         check_keywords(
-            problems.prefix,
+            lambda: problems.prefix,
             KinesisBatchConsumer.add_consumer,
             consumer_options,
             skip=("handler", "id"),
@@ -164,6 +166,7 @@ class KinesisBatchConsumer(Construct):
         problems.raise_if_any()
 
         super().__init__(scope, id)
+        _tree.created(self, scope, id)
         self.alarm_topic = alarm_topic
         """The topic the alarms notify, if any."""
         self._book = AlarmBook(settings, alarm_topic)
@@ -202,8 +205,8 @@ class KinesisBatchConsumer(Construct):
                 AlarmKind.STREAM_THROTTLES,
                 self,
                 f"{direction}ThroughputExceededAlarm",
-                metric=metric(period=Duration.minutes(5), statistic=cloudwatch.Stats.SUM),
-                describe=_throttled(self.node.path, direction),
+                metric=metric(period=_FIVE_MINUTES, statistic=_SUM),
+                describe=_throttled(_tree.path(self), direction),
             )
 
         first = self.add_consumer(handler, id="Consumer", **consumer_options)
@@ -264,7 +267,7 @@ class KinesisBatchConsumer(Construct):
                 Default: the construct's ``alarm_settings[AlarmKind.ITERATOR_AGE].threshold``,
                 else 5 minutes.
         """
-        consumer_id = id or handler.node.id
+        consumer_id = id or _tree.construct_id(handler)
         problems = self._problems()
         _check_consumer_options(
             problems,
@@ -295,7 +298,8 @@ class KinesisBatchConsumer(Construct):
         problems.raise_if_any()
 
         # The consumer refers to its function: it lives beside it (in its stack, if another).
-        scope = Construct(scope_beside(self, handler), consumer_id)
+        beside = scope_beside(self, handler)
+        scope = _tree.created(Construct(beside, consumer_id), beside, consumer_id)
         failures = dead_letter_queue(scope, "FailureQueue")
         stream_consumer = None
         source_arn = self.stream.stream_arn
@@ -304,7 +308,7 @@ class KinesisBatchConsumer(Construct):
                 scope,
                 "StreamConsumer",
                 stream=self.stream,
-                stream_consumer_name=f"{Stack.of(self).stack_name}-{consumer_id}"[:128],
+                stream_consumer_name=f"{_tree.stack_name(self)}-{consumer_id}"[:128],
             )
             stream_consumer.grant_read(handler)
             source_arn = stream_consumer.stream_consumer_arn
@@ -335,7 +339,8 @@ class KinesisBatchConsumer(Construct):
             acknowledge(
                 handler,
                 "Serverless-LambdaDLQ",
-                f"Invoked synchronously by the Kinesis event source mapping of {scope.node.path}; "
+                "Invoked synchronously by the Kinesis event source mapping of "
+                f"{_tree.path(scope)}; "
                 "discarded batches go to its on-failure destination, which is alarmed on.",
             )
 
@@ -345,7 +350,7 @@ class KinesisBatchConsumer(Construct):
                 "FailureDestinationAlarm",
                 failures,
                 consumer=(
-                    f"the logs of {handler.node.path} (the record says which shard and sequence "
+                    f"the logs of {_tree.path(handler)} (the record says which shard and sequence "
                     "numbers failed)"
                 ),
                 redrive=self,
@@ -364,7 +369,7 @@ class KinesisBatchConsumer(Construct):
                 timeout_seconds=function_timeout_seconds(handler),
                 after_failure=(
                     "Failing batches are bisected and retried, then described in the on-failure "
-                    f"destination {failures.node.path}; the records stay in the stream until "
+                    f"destination {_tree.path(failures)}; the records stay in the stream until "
                     "they expire."
                 ),
             ),
@@ -421,12 +426,12 @@ class KinesisBatchConsumer(Construct):
         check_api_name(problems, api_name)
         problems.raise_if_any()
 
-        scope = Construct(self, "IngestApi")
+        scope = _tree.created(Construct(self, "IngestApi"), self, "IngestApi")
         role = iam.Role(
             scope,
             "Role",
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
-            description=f"Lets {scope.node.path} put records on the stream, nothing else",
+            description=f"Lets {_tree.path(scope)} put records on the stream, nothing else",
         )
         role.add_to_policy(
             iam.PolicyStatement(
@@ -438,7 +443,7 @@ class KinesisBatchConsumer(Construct):
             self.stream.encryption_key.grant_encrypt(role)
         api = secure_rest_api(
             scope,
-            description=f"Ingest API of {self.node.path}: records go straight to Kinesis",
+            description=f"Ingest API of {_tree.path(self)}: records go straight to Kinesis",
             throttle_rate=throttle_rate,
             throttle_burst=throttle_burst,
             method_options=apigateway.MethodOptions(authorization_type=authorization_type),
@@ -515,7 +520,9 @@ class KinesisBatchConsumer(Construct):
             request_models={"application/json": batch_model},
             method_responses=_METHOD_RESPONSES,
         )
-        acknowledge_rest_api_findings(api)
+        acknowledge_rest_api_findings(
+            api, iam=authorization_type == apigateway.AuthorizationType.IAM
+        )
         self._book.api_server_errors(
             self,
             "IngestApi5xxRateAlarm",

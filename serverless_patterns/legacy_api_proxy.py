@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
@@ -25,7 +25,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from serverless_patterns import dashboards
+from serverless_patterns import _tree, dashboards
 from serverless_patterns._assets import packaged_handler_code, packaged_module
 from serverless_patterns._synth import Validation, lazy_string
 from serverless_patterns._typecheck import checked
@@ -281,7 +281,7 @@ class LegacyApiProxy(Construct):
                 "is not a cache size",
                 ", ".join(_CACHE_SIZES),
             )
-        timeout_ms = integration_timeout.to_milliseconds(integral=False)
+        timeout_ms = _tree.milliseconds(integration_timeout)
         if not 50 <= timeout_ms <= 29000:
             problems.add(
                 "integration_timeout",
@@ -293,6 +293,7 @@ class LegacyApiProxy(Construct):
         problems.raise_if_any()
 
         super().__init__(scope, id)
+        _tree.created(self, scope, id)
         self.legacy_base_url = legacy_base_url.rstrip("/")
         """The legacy service's base URL."""
         self.integration_timeout = integration_timeout
@@ -313,17 +314,19 @@ class LegacyApiProxy(Construct):
         method_options = self._method_options(mode, user_pool)
         self.api = secure_rest_api(
             self,
-            description=f"Modern API of {self.node.path} over {self.legacy_base_url}",
+            description=f"Modern API of {_tree.path(self)} over {self.legacy_base_url}",
             throttle_rate=throttle_rate,
             throttle_burst=throttle_burst,
             method_options=method_options,
             name=api_name,
         )
         """The REST API."""
-        stage = self.api.deployment_stage.node.default_child
+        deployment_stage = self.api.deployment_stage
+        stage = deployment_stage.node.default_child
         assert isinstance(stage, apigateway.CfnStage)
         self._stage = stage
         self._cache_cluster_size = cache_cluster_size
+        self._cache_on = False
         # The stage-wide setting CDK writes, kept when cached routes add settings of their own.
         self._method_settings = [
             apigateway.CfnStage.MethodSettingProperty(
@@ -343,7 +346,7 @@ class LegacyApiProxy(Construct):
                 self,
                 "VpcLink",
                 targets=[network_load_balancer],
-                description=f"Private integration of {self.node.path} with the legacy service",
+                description=f"Private integration of {_tree.path(self)} with the legacy service",
             )
         self._translator_network: dict[str, Any] = (
             {"vpc": vpc, "vpc_subnets": vpc_subnets, "security_groups": security_groups}
@@ -366,7 +369,7 @@ class LegacyApiProxy(Construct):
                 description=usage_plan.description,
                 throttle=usage_plan.throttle,
                 quota=usage_plan.quota,
-                api_stages=[apigateway.UsagePlanPerApiStage(stage=self.api.deployment_stage)],
+                api_stages=[apigateway.UsagePlanPerApiStage(stage=deployment_stage)],
             )
             self.api_key = self.api.add_api_key("ApiKey")
             self.usage_plan.add_api_key(self.api_key)
@@ -375,8 +378,9 @@ class LegacyApiProxy(Construct):
             self, "Api5xxRateAlarm", self.api, behind="the legacy service's own logs"
         )
         self._book.api_latency(self, "ApiLatencyAlarm", self.api, timeout_ms=timeout_ms)
-        self.node.add_validation(Validation(self._validate_routes))
-        acknowledge_stage_findings(self.api)
+        _tree.node(self).add_validation(Validation(self._validate_routes))
+        acknowledge_stage_findings(self.api, stage=deployment_stage)
+        self._root = self.api.root
 
     @property
     def url(self) -> str:
@@ -418,7 +422,7 @@ class LegacyApiProxy(Construct):
         problems.raise_if_any()
 
         parameters = _PARAMETER.findall(path)
-        resource = self.api.root.resource_for_path(path) if path != "/" else self.api.root
+        resource = self._root.resource_for_path(path) if path != "/" else self._root
         for method in methods:
             integration = apigateway.HttpIntegration(
                 self.legacy_base_url + target.replace("{proxy+}", "{proxy}"),
@@ -509,7 +513,7 @@ class LegacyApiProxy(Construct):
             )
         self._check_cache(problems, [method], cache_ttl, cache_query_parameters)
         handler_timeout = function_timeout_seconds(handler) if handler is not None else None
-        integration_seconds = self.integration_timeout.to_seconds(integral=False)
+        integration_seconds = _tree.exact_seconds(self.integration_timeout)
         if handler_timeout is not None and handler_timeout > integration_seconds:
             problems.add(
                 "handler",
@@ -555,7 +559,7 @@ class LegacyApiProxy(Construct):
                 after_failure="Callers got 502; nothing is kept for a retry.",
             )
         parameters = _PARAMETER.findall(path)
-        resource = self.api.root.resource_for_path(path) if path != "/" else self.api.root
+        resource = self._root.resource_for_path(path) if path != "/" else self._root
         self._acknowledge_method(
             resource.add_method(
                 method.upper(),
@@ -655,15 +659,17 @@ class LegacyApiProxy(Construct):
         """Cache ``method`` on ``path`` (and give the stage its cache, once)."""
         if cache_ttl is None:
             return
-        self._stage.cache_cluster_enabled = True
-        self._stage.cache_cluster_size = self._cache_cluster_size
+        if not self._cache_on:  # the stage's cache, once
+            self._stage.cache_cluster_enabled = True
+            self._stage.cache_cluster_size = self._cache_cluster_size
+            self._cache_on = True
         rate, burst = self._throttle
         self._method_settings.append(
             apigateway.CfnStage.MethodSettingProperty(
                 http_method=method,
                 resource_path="/" + path.replace("/", "~1"),
                 caching_enabled=True,
-                cache_ttl_in_seconds=int(cache_ttl.to_seconds()),
+                cache_ttl_in_seconds=int(_tree.whole_seconds(cache_ttl)),
                 cache_data_encrypted=True,
                 metrics_enabled=True,
                 data_trace_enabled=False,
@@ -675,20 +681,20 @@ class LegacyApiProxy(Construct):
 
     def _translator(self) -> ServerlessFunction:
         if self.translator_function is None:
-            timeout_seconds = self.integration_timeout.to_seconds(integral=False)
+            timeout_seconds = _tree.exact_seconds(self.integration_timeout)
             legacy_timeout = max(0.05, timeout_seconds - _TRANSLATOR_MARGIN_SECONDS)
             self.translator_function = ServerlessFunction(
                 self,
                 "TranslatorFunction",
                 code=packaged_handler_code("translator"),
-                service_name=f"{self.node.path}".replace("/", "-"),
+                service_name=_tree.path(self).replace("/", "-"),
                 timeout=Duration.seconds(int(timeout_seconds) + 1),
                 environment={
                     "LEGACY_BASE_URL": self.legacy_base_url,
                     "LEGACY_TIMEOUT": number(round(legacy_timeout, 3)),
                     "TRANSLATOR_ROUTES": lazy_string(self._translations_json),
                 },
-                description=f"Translates JSON <-> legacy responses for {self.node.path}",
+                description=f"Translates JSON <-> legacy responses for {_tree.path(self)}",
                 **self._translator_network,
             )
             acknowledge(
@@ -707,7 +713,7 @@ class LegacyApiProxy(Construct):
 
     def _validate_routes(self) -> list[str]:
         """Synth-time checks: at least one route; a route table that fits the environment."""
-        prefix = f"LegacyApiProxy at '{self.node.path}'"
+        prefix = f"LegacyApiProxy at '{_tree.path(self)}'"
         if not self.routes:
             return [
                 f"{prefix}: no route is added (allowed: add_passthrough(...) or "
@@ -723,7 +729,7 @@ class LegacyApiProxy(Construct):
         return []
 
     def _translations_json(self) -> str:
-        return Stack.of(self).to_json_string(self._translations)
+        return _tree.stack(self).to_json_string(self._translations)
 
     def _method_options(
         self, authorization: Authorization, user_pool: cognito.IUserPool | None
@@ -746,5 +752,7 @@ class LegacyApiProxy(Construct):
 
     def _acknowledge_method(self, method: apigateway.Method) -> None:
         acknowledge_method_findings(
-            method, unauthenticated=_UNAUTHENTICATED.get(self._authorization, "")
+            method,
+            unauthenticated=_UNAUTHENTICATED.get(self._authorization, ""),
+            iam=self._authorization == "IAM",
         )

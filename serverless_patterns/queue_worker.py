@@ -19,7 +19,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from serverless_patterns import dashboards
+from serverless_patterns import _tree, dashboards
 from serverless_patterns._event_filters import SQS_KEYS, checked_filters
 from serverless_patterns._typecheck import checked
 from serverless_patterns._validation import Problems, number
@@ -33,11 +33,12 @@ from serverless_patterns.alarms import (
 from serverless_patterns.functions import (
     check_same_environment,
     claim_event_source,
+    function_role,
     function_timeout_seconds,
     mark_event_source,
     scope_beside,
 )
-from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
+from serverless_patterns.nag import acknowledge, acknowledge_created
 from serverless_patterns.queues import (
     SQS_DEFAULT_VISIBILITY_SECONDS,
     configured_dead_letter_queue,
@@ -140,7 +141,7 @@ class QueueWorker(Construct):
             )
         filter_criteria = checked_filters(problems, "filters", filters, keys=SQS_KEYS)
         function_timeout = function_timeout_seconds(handler)
-        window = max_batching_window.to_seconds(integral=False) if max_batching_window else 0
+        window = _tree.exact_seconds(max_batching_window) if max_batching_window else 0
         # A given queue is FIFO or not by itself; fifo= only shapes a created one.
         _check_batching(problems, batch_size, window, fifo or bool(queue and queue.fifo))
         check_same_environment(problems, "handler", scope, handler)
@@ -187,12 +188,18 @@ class QueueWorker(Construct):
         problems.raise_if_any()
 
         super().__init__(scope, id)
+        _tree.created(self, scope, id)
 
         receive_count = max_receive_count or _DEFAULT_MAX_RECEIVE_COUNT
         if queue is None:
-            visibility = visibility_timeout or Duration.seconds(
-                _VISIBILITY_PER_FUNCTION_TIMEOUT * (function_timeout or 0) + window
-            )
+            if visibility_timeout is not None:
+                visibility = visibility_timeout
+                visibility_seconds = _tree.whole_seconds(visibility_timeout)
+            else:
+                visibility_seconds = (
+                    _VISIBILITY_PER_FUNCTION_TIMEOUT * (function_timeout or 0) + window
+                )
+                visibility = Duration.seconds(visibility_seconds)
             pair = queue_with_dead_letter(
                 self,
                 visibility_timeout=visibility,
@@ -206,7 +213,6 @@ class QueueWorker(Construct):
             """The queue the function consumes."""
             self.dead_letter_queue: sqs.IQueue = pair.dead_letter_queue
             """Where messages go after ``max_receive_count`` failed receives."""
-            visibility_seconds = visibility.to_seconds()
         else:
             self.queue = queue
             configured = queue.dead_letter_queue if isinstance(queue, sqs.Queue) else None
@@ -220,17 +226,18 @@ class QueueWorker(Construct):
         self.function = handler
         """The consumer function."""
 
-        if handler.role is not None:
+        if function_role(handler) is not None:
             self.queue.grant_consume_messages(handler)
         else:
             Annotations.of(self).add_warning_v2(
                 "serverless-patterns:imported-function-without-role",
                 "The handler is an imported function without a role: grant it "
                 f"sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility and "
-                f"sqs:GetQueueAttributes on {self.queue.node.path} yourself.",
+                f"sqs:GetQueueAttributes on {_tree.path(self.queue)} yourself.",
             )
+        beside = scope_beside(self, handler)
         self.event_source_mapping = lambda_.EventSourceMapping(
-            scope_beside(self, handler),
+            beside,
             "EventSourceMapping",
             target=handler,
             event_source_arn=self.queue.queue_arn,
@@ -243,36 +250,42 @@ class QueueWorker(Construct):
         )
         """The SQS event source mapping (``ReportBatchItemFailures`` on). It lives in the
         handler's stack when that is another one (see ``functions.scope_beside``)."""
+        _tree.created(self.event_source_mapping, beside, "EventSourceMapping")
         mark_event_source(handler, self.queue)
-        acknowledge(
+        acknowledge_created(
             self.event_source_mapping,
-            "Serverless-LambdaEventSourceMappingDestination",
-            "SQS event source mappings have no OnFailure destination: the queue's redrive "
-            "policy moves failing messages to the dead-letter queue, which is alarmed on.",
+            cdk_nag={
+                "Serverless-LambdaEventSourceMappingDestination": (
+                    "SQS event source mappings have no OnFailure destination: the queue's "
+                    "redrive policy moves failing messages to the dead-letter queue, which is "
+                    "alarmed on."
+                ),
+            },
+            cfn_lint={
+                "ES1001": (
+                    "SQS event source mappings have no OnFailure destination: the queue's "
+                    "redrive policy is the failure path."
+                ),
+            },
         )
         if isinstance(handler, lambda_.Function):
             acknowledge(
                 handler,
                 "Serverless-LambdaDLQ",
-                f"Invoked synchronously by the SQS event source mapping of {self.node.path}: a "
-                "failed message stays in the queue and moves to its dead-letter queue. (Give the "
-                "function an on-failure destination if something also invokes it asynchronously.)",
+                f"Invoked synchronously by the SQS event source mapping of {_tree.path(self)}: "
+                "a failed message stays in the queue and moves to its dead-letter queue. (Give "
+                "the function an on-failure destination if something also invokes it "
+                "asynchronously.)",
             )
-        acknowledge_cfn_lint(
-            self.event_source_mapping,
-            "ES1001",
-            "SQS event source mappings have no OnFailure destination: the queue's redrive "
-            "policy is the failure path.",
-        )
 
-        age_threshold = message_age_alarm_threshold or Duration.seconds(
+        age_threshold: Duration | float = message_age_alarm_threshold or (
             receive_count * visibility_seconds
         )
         self.alarm_topic = alarm_topic
         """The topic the alarms notify, if any."""
         self._function_timeout = function_timeout
         book = AlarmBook(settings, alarm_topic)
-        consumer = f"the function {handler.node.path}"
+        consumer = f"the function {_tree.path(handler)}"
         self.dead_letter_alarm = book.dead_letter(
             self,
             "DeadLetterQueueAlarm",
@@ -286,13 +299,13 @@ class QueueWorker(Construct):
         )
         """ALARM when the oldest message in the queue is older than the threshold."""
         self.function_alarms: list[cloudwatch.Alarm] = book.function_health(
-            scope_beside(self, handler),
+            beside,
             "Function",
             handler,
             timeout_seconds=function_timeout,
             after_failure=(
                 "Failed messages are retried, then kept in the dead-letter queue "
-                f"{self.dead_letter_queue.node.path}."
+                f"{_tree.path(self.dead_letter_queue)}."
             ),
         )
         """The function's error rate, throttles and duration alarms (shared with any other
@@ -350,7 +363,7 @@ def _check_batching(problems: Problems, batch_size: int, window: float, fifo: bo
 def _check_visibility(
     problems: Problems, visibility_timeout: Duration, function_timeout: float | None
 ) -> None:
-    seconds = visibility_timeout.to_seconds(integral=False)
+    seconds = _tree.exact_seconds(visibility_timeout)
     if not float(seconds).is_integer():
         problems.add(
             "visibility_timeout", visibility_timeout, "is not whole seconds", "whole seconds"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from aws_cdk import Duration
@@ -9,7 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from serverless_patterns.nag import acknowledge, acknowledge_cfn_lint
+from serverless_patterns import _tree
+from serverless_patterns.nag import acknowledge_created
 
 #: SQS's visibility timeout for a queue that sets none.
 SQS_DEFAULT_VISIBILITY_SECONDS = 30.0
@@ -47,22 +49,25 @@ def dead_letter_queue(
         enforce_ssl=True,
         **_encryption(encryption_key),  # type: ignore[arg-type]
     )
-    acknowledge(
-        queue,
-        "Serverless-SQSRedrivePolicy",
-        "This queue is itself a dead-letter queue: the end of the failure path, kept 14 days "
-        "and alarmed on; a DLQ of a DLQ would only move the problem.",
-    )
-    acknowledge(
-        queue,
-        "AwsSolutions-SQS3",
-        "This queue is itself a dead-letter queue or failure destination (of an SQS redrive, an "
-        "SNS subscription or a Lambda on-failure destination).",
-    )
-    acknowledge_cfn_lint(
-        queue,
-        "ES6000",
-        "This queue is itself a dead-letter queue (cfn-lint-serverless: queue without redrive).",
+    remember_encryption_key(queue, encryption_key)
+    acknowledge_created(
+        _tree.created(queue, scope, id),
+        cdk_nag={
+            "Serverless-SQSRedrivePolicy": (
+                "This queue is itself a dead-letter queue: the end of the failure path, kept 14 "
+                "days and alarmed on; a DLQ of a DLQ would only move the problem."
+            ),
+            "AwsSolutions-SQS3": (
+                "This queue is itself a dead-letter queue or failure destination (of an SQS "
+                "redrive, an SNS subscription or a Lambda on-failure destination)."
+            ),
+        },
+        cfn_lint={
+            "ES6000": (
+                "This queue is itself a dead-letter queue (cfn-lint-serverless: queue without "
+                "redrive)."
+            ),
+        },
     )
     return queue
 
@@ -90,7 +95,25 @@ def queue_with_dead_letter(
         dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=max_receive_count),
         **_encryption(encryption_key),  # type: ignore[arg-type]
     )
-    return QueueWithDeadLetter(queue=queue, dead_letter_queue=dlq)
+    remember_encryption_key(queue, encryption_key)
+    return QueueWithDeadLetter(queue=_tree.created(queue, scope, "Queue"), dead_letter_queue=dlq)
+
+
+#: Queue -> its KMS key (None with SSE-SQS): fixed once the queue exists.
+_KEYS: weakref.WeakKeyDictionary[sqs.IQueue, tuple[kms.IKey | None]] = weakref.WeakKeyDictionary()
+
+
+def remember_encryption_key(queue: sqs.Queue, key: kms.IKey | None) -> None:
+    """A queue made here has the key it was given (``_encryption``), or none (SSE-SQS)."""
+    _tree.remember(_KEYS, queue, (key,))
+
+
+def encryption_key_of(queue: sqs.IQueue) -> kms.IKey | None:
+    """``queue.encryption_master_key``, asked at most once."""
+    known = _tree.lookup(_KEYS, queue)
+    if known is None:
+        known = _tree.remember(_KEYS, queue, (queue.encryption_master_key,))
+    return known[0]
 
 
 def configured_dead_letter_queue(queue: sqs.IQueue) -> sqs.IQueue | None:

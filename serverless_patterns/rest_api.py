@@ -14,9 +14,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from serverless_patterns import _tree
 from serverless_patterns._typecheck import checked
 from serverless_patterns._validation import Problems
-from serverless_patterns.nag import acknowledge
+from serverless_patterns.nag import acknowledge, acknowledge_all
 
 #: API Gateway's limit on a REST API's name.
 MAX_API_NAME = 1024
@@ -25,9 +26,8 @@ MAX_API_NAME = 1024
 def default_api_name(scope: Construct) -> str:
     """``<stack name>-<path below the stack>`` of ``scope``: unique in an account and region,
     as stack names are, and readable in the console and in metric dimensions."""
-    stack = Stack.of(scope)
-    below = scope.node.path[len(stack.node.path) :].strip("/")
-    name = "-".join(part for part in (stack.stack_name, below.replace("/", "-")) if part)
+    below = _tree.path(scope)[len(_tree.path(_tree.stack(scope))) :].strip("/")
+    name = "-".join(part for part in (_tree.stack_name(scope), below.replace("/", "-")) if part)
     return name[:MAX_API_NAME]
 
 
@@ -90,45 +90,60 @@ def secure_rest_api(
     )
 
 
-def acknowledge_rest_api_findings(api: apigateway.RestApi) -> None:
+def acknowledge_rest_api_findings(api: apigateway.RestApi, *, iam: bool | None = None) -> None:
     """The acknowledgements every REST API of this library carries, each with its reason.
 
-    Call after all methods are added (IAM-authorized methods are acknowledged one by one).
+    Call after all methods are added (IAM-authorized methods are acknowledged one by one;
+    ``iam``: whether all of them are, when the caller set it, else read from each method).
     """
     acknowledge_stage_findings(api)
     for method in api.methods:
-        acknowledge_method_findings(method)
+        acknowledge_method_findings(method, iam=iam)
 
 
-def acknowledge_stage_findings(api: apigateway.RestApi) -> None:
-    """Stage-level acknowledgements (execution logging, WAF)."""
-    stage = api.deployment_stage
-    acknowledge(
-        stage,
-        "AwsSolutions-APIG6",
-        "Access logs are on; execution logs (every request's detail, including payloads) are "
-        "left off on purpose: they cost per request and can carry personal data.",
+def acknowledge_stage_findings(
+    api: apigateway.RestApi, *, stage: apigateway.Stage | None = None
+) -> None:
+    """Stage-level acknowledgements (execution logging, WAF) on ``stage``, by default the
+    API's deployment stage."""
+    acknowledge_all(
+        stage or api.deployment_stage,
+        cdk_nag={
+            "AwsSolutions-APIG6": (
+                "Access logs are on; execution logs (every request's detail, including "
+                "payloads) are left off on purpose: they cost per request and can carry "
+                "personal data."
+            ),
+            "AwsSolutions-APIG3": (
+                "Authorized, throttled API; associate a WAF web ACL where the API is exposed to "
+                "untrusted networks (an account-level decision)."
+            ),
+        },
     )
-    acknowledge(
-        stage,
-        "AwsSolutions-APIG3",
-        "Authorized, throttled API; associate a WAF web ACL where the API is exposed to "
-        "untrusted networks (an account-level decision).",
-    )
 
 
-def acknowledge_method_findings(method: apigateway.Method, *, unauthenticated: str = "") -> None:
+def acknowledge_method_findings(
+    method: apigateway.Method, *, unauthenticated: str = "", iam: bool | None = None
+) -> None:
     """Per-method acknowledgements: COG4 for IAM methods; APIG4 and COG4 with a reason when
-    the method is deliberately without IAM/Cognito authorization (``unauthenticated``)."""
+    the method is deliberately without IAM/Cognito authorization (``unauthenticated``).
+
+    ``iam``: whether the method is IAM-authorized, where the caller set its authorization
+    (the default method options it gave the API); default: read from the method.
+    """
     if unauthenticated:
-        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-            acknowledge(method, rule, unauthenticated)
+        acknowledge_all(
+            method,
+            cdk_nag={rule: unauthenticated for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4")},
+        )
         return
-    cfn_method = method.node.default_child
-    if (
-        isinstance(cfn_method, apigateway.CfnMethod)
-        and method.stack.resolve(cfn_method.authorization_type) == "AWS_IAM"
-    ):
+    if iam is None:
+        cfn_method = method.node.default_child
+        iam = (
+            isinstance(cfn_method, apigateway.CfnMethod)
+            and method.stack.resolve(cfn_method.authorization_type) == "AWS_IAM"
+        )
+    if iam:
         acknowledge(
             method,
             "AwsSolutions-COG4",

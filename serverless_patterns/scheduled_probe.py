@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from aws_cdk import Annotations, Duration, Stack
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
@@ -22,7 +22,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from serverless_patterns import dashboards
+from serverless_patterns import _tree, dashboards
 from serverless_patterns._assets import packaged_handler_code
 from serverless_patterns._schedules import ExpressionError, parse_expression
 from serverless_patterns._typecheck import check_fields, checked
@@ -49,6 +49,7 @@ _DEFAULT_SCHEDULE = Duration.minutes(5)
 _DEFAULT_TIMEOUT = Duration.seconds(10)
 _FUNCTION_TIMEOUT = Duration.seconds(60)
 _CRON_ALARM_PERIOD = Duration.minutes(5)
+_MINIMUM = cloudwatch.Stats.MINIMUM
 _MAX_EVENT_AGE_SECONDS = 6 * 3600
 _MAX_DIMENSION = 255  # CloudWatch's limit on a dimension value
 METRICS_NAMESPACE = "ServerlessPatterns/Probe"
@@ -107,11 +108,9 @@ class ProbeTarget:
             "url": self.url,
             "method": self.method,
             "expected_status": list(self.status_range),
-            "timeout": self.timeout.to_seconds(integral=False),
+            "timeout": _tree.exact_seconds(self.timeout),
             "contains": self.contains,
-            "max_latency": (
-                self.max_latency.to_seconds(integral=False) if self.max_latency else None
-            ),
+            "max_latency": (_tree.exact_seconds(self.max_latency) if self.max_latency else None),
             "headers": dict(self.headers or {}),
         }
 
@@ -170,7 +169,7 @@ class ScheduledProbe(Construct):
         problems = Problems("ScheduledProbe", scope, id)
         settings = check_alarm_settings(problems, alarm_settings, ALARM_KINDS)
         interval = _interval_seconds(problems, schedule)
-        _check_targets(problems, targets, interval, function_timeout.to_seconds())
+        _check_targets(problems, targets, interval, _tree.whole_seconds(function_timeout))
         for email in alert_emails:
             if not _EMAIL.match(email):
                 problems.add("alert_emails", email, "is not an email address", "name@example.com")
@@ -193,6 +192,8 @@ class ScheduledProbe(Construct):
         problems.raise_if_any()
 
         super().__init__(scope, id)
+        _tree.created(self, scope, id)
+        path = _tree.path(self)
         self.targets: list[ProbeTarget] = list(targets)
         """The checked targets."""
         self.alarms: list[cloudwatch.Alarm] = []
@@ -217,7 +218,7 @@ class ScheduledProbe(Construct):
                     dead_letter_queue=self.alert_dead_letter_queue,
                 )
 
-        service_name = f"{self.node.path}".replace("/", "-")
+        service_name = path.replace("/", "-")
         self.function = ServerlessFunction(
             self,
             "Function",
@@ -229,7 +230,7 @@ class ScheduledProbe(Construct):
                 "PROBE_TARGETS": json.dumps([t.to_config() for t in self.targets]),
                 "PROBE_MAX_REDIRECTS": str(max_redirects),
             },
-            description=f"Checks {len(self.targets)} website(s) for {self.node.path}",
+            description=f"Checks {len(self.targets)} website(s) for {path}",
         )
         """The probe function (its code ships inside this package)."""
 
@@ -249,7 +250,7 @@ class ScheduledProbe(Construct):
             alarm_id="InvokeFailureAlarm",
             retry_attempts=0,
             max_event_age=event_age,
-            invoked_by=f"the schedule of {self.node.path}",
+            invoked_by=f"the schedule of {path}",
             book=book,
             owner=self,
         )
@@ -264,9 +265,9 @@ class ScheduledProbe(Construct):
             "ScheduleRole",
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+                conditions={"StringEquals": {"aws:SourceAccount": _tree.stack(self).account}},
             ),
-            description=f"Lets the schedule of {self.node.path} invoke its probe",
+            description=f"Lets the schedule of {path} invoke its probe",
         )
         """The role EventBridge Scheduler assumes to invoke the probe."""
         self.schedule_role.add_to_policy(
@@ -290,19 +291,21 @@ class ScheduledProbe(Construct):
                 retry_attempts=2,
                 max_event_age=event_age,
             ),
-            description=f"Runs the website probe of {self.node.path}",
+            description=f"Runs the website probe of {path}",
         )
         """The EventBridge Scheduler schedule."""
         self.schedule.node.add_dependency(self.schedule_role)  # with its policy, not only its ARN
 
-        period = alarm_period or Duration.seconds(interval or _CRON_ALARM_PERIOD.to_seconds())
+        period = alarm_period or Duration.seconds(
+            interval or _tree.whole_seconds(_CRON_ALARM_PERIOD)
+        )
         #: Target name -> its availability (1 up, 0 down): what its alarm and graph show.
         self._availability = {
             target.target_name: cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
                 metric_name="Availability",
                 dimensions_map={"service": service_name, "Target": target.target_name},
-                statistic=cloudwatch.Stats.MINIMUM,
+                statistic=_MINIMUM,
                 period=period,
             )
             for target in self.targets
@@ -341,9 +344,9 @@ class ScheduledProbe(Construct):
             self,
             "Function",
             self.function,
-            timeout_seconds=function_timeout.to_seconds(integral=False),
+            timeout_seconds=_tree.exact_seconds(function_timeout),
             after_failure=(
-                f"A failed run is kept in {self.failure_queue.node.path}; the next run checks "
+                f"A failed run is kept in {_tree.path(self.failure_queue)}; the next run checks "
                 "again."
             ),
         )
@@ -401,7 +404,7 @@ def _construct_id(name: str) -> str:
 def _interval_seconds(problems: Problems, schedule: Duration | str) -> float | None:
     """Seconds between runs (None for a cron expression); records a problem when invalid."""
     if isinstance(schedule, Duration):
-        seconds = schedule.to_seconds(integral=False)
+        seconds = _tree.exact_seconds(schedule)
         if seconds < 60 or seconds % 60:
             problems.add("schedule", schedule, "is not allowed", "whole minutes, at least 1 minute")
         return seconds
@@ -426,9 +429,9 @@ def _check_alarm_window(
     """CloudWatch's limits: a period of whole minutes; period x evaluation periods at most a day
     for periods under an hour, at most seven days otherwise."""
     seconds = (
-        alarm_period.to_seconds(integral=False)
+        _tree.exact_seconds(alarm_period)
         if alarm_period is not None
-        else interval or _CRON_ALARM_PERIOD.to_seconds()
+        else interval or _tree.whole_seconds(_CRON_ALARM_PERIOD)
     )
     if alarm_period is not None and (seconds < 60 or seconds % 60):
         problems.add("alarm_period", alarm_period, "is not allowed", "whole minutes, at least 1")
@@ -446,7 +449,7 @@ def _check_alarm_window(
 
 
 def _show_seconds(duration: Duration) -> str:
-    return f"{number(duration.to_seconds(integral=False))} s"
+    return f"{number(_tree.exact_seconds(duration))} s"
 
 
 def _check_targets(
@@ -491,7 +494,7 @@ def _check_targets(
             problems.add(f"{at}.method", target.method, "is not a probe method", ", ".join(METHODS))
         if target.contains is not None and target.method.upper() == "HEAD":
             problems.add(f"{at}.contains", target.contains, "needs a body, HEAD has none", "GET")
-        if target.max_latency is not None and target.max_latency.to_seconds(integral=False) <= 0:
+        if target.max_latency is not None and _tree.exact_seconds(target.max_latency) <= 0:
             problems.add(
                 f"{at}.max_latency", target.max_latency, "is not allowed", "above 0 seconds"
             )
@@ -510,9 +513,9 @@ def _check_targets(
                 f"is {len(name)} characters: it is a metric dimension value",
                 f"1..{_MAX_DIMENSION} characters",
             )
-        if target.max_latency is not None and target.max_latency.to_seconds(
-            integral=False
-        ) >= target.timeout.to_seconds(integral=False):
+        if target.max_latency is not None and _tree.exact_seconds(
+            target.max_latency
+        ) >= _tree.exact_seconds(target.timeout):
             problems.add(
                 f"{at}.max_latency",
                 target.max_latency,
@@ -537,7 +540,7 @@ def _check_targets(
             problems.add(
                 f"{at}.expected_status", target.expected_status, "is not a status range", "100..599"
             )
-        timeout = target.timeout.to_seconds(integral=False)
+        timeout = _tree.exact_seconds(target.timeout)
         longest = function_timeout - _FUNCTION_TIMEOUT_MARGIN
         if timeout > longest:
             problems.add(
