@@ -10,18 +10,36 @@ retries the event and finally hands it to the function's on-failure destination.
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.typing import LambdaContext
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
-tracer = Tracer()
+# Not patched at import: X-Ray's patch of botocore imports botocore's whole client stack, a third
+# of a cold start's import with active tracing. table() patches before it makes the client (the
+# patch is class-wide: every call is traced, as with auto_patch).
+tracer = Tracer(auto_patch=False)
 
-# Created once per container, reused by every invocation.
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+TABLE_NAME = os.environ["TABLE_NAME"]
+
+
+@functools.cache
+def table() -> Any:
+    """The users table, created on first use and reused by every invocation of the container.
+
+    boto3 is imported here rather than with the module: the import and the resource's models
+    are most of a cold start, and the first invocation needs them anyway.
+    """
+    tracer.patch()  # X-Ray's patch_all, once: later calls find it done
+    import boto3
+
+    return boto3.resource("dynamodb").Table(TABLE_NAME)
+
 
 MAX_ID_LENGTH = 128
 
@@ -43,7 +61,7 @@ def send_welcome_email(user_id: str, correlation_id: Any) -> dict[str, str]:
     item = {"id": f"email#{user_id}", "kind": "welcome"}
     if isinstance(correlation_id, str):
         item["correlationId"] = correlation_id
-    table.put_item(Item=item)
+    table().put_item(Item=item)
     return item
 
 

@@ -24,36 +24,56 @@ final invocation rewrites the same items, and the state is reset.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
-    KinesisStreamRecord,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
+        KinesisStreamRecord,
+    )
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
-tracer = Tracer()
+# Not patched at import: X-Ray's patch of botocore imports botocore's whole client stack, a third
+# of a cold start's import with active tracing. table() patches before it makes the client (the
+# patch is class-wide: every call is traced, as with auto_patch).
+tracer = Tracer(auto_patch=False)
 metrics = Metrics()
-# A batch whose every record failed (malformed records are dropped, not failed) is reported like
-# any other (each item a failure) rather than raised: the response must still carry the window's
-# state, and the failure metric is recorded for it too.
-processor = BatchProcessor(
-    event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
-)
 
-# Created once per container, reused by every invocation.
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+TABLE_NAME = os.environ["TABLE_NAME"]
+
+
+# Both made on first use and reused by every invocation of the container: boto3 and Powertools'
+# batch utility (with the data classes of every event source) are most of a cold start's import,
+# and the first invocation needs them anyway.
+@functools.cache
+def table() -> Any:
+    """The windows table."""
+    tracer.patch()  # X-Ray's patch_all, once: later calls find it done
+    import boto3
+
+    return boto3.resource("dynamodb").Table(TABLE_NAME)
+
+
+@functools.cache
+def processor() -> BatchProcessor:
+    """The batch processor. A batch whose every record failed (malformed records are dropped,
+    not failed) is reported like any other (each item a failure) rather than raised: the
+    response must still carry the window's state, and the failure metric is recorded for it
+    too."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(
+        event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
+    )
+
 
 # DynamoDB's limit for a partition key value. A longer page would make the window's final write
 # fail, and Lambda retries a failed final invocation until it succeeds, stalling the shard.
@@ -114,7 +134,7 @@ def drop_malformed(record: KinesisStreamRecord, error: InvalidClickError) -> Non
     batch_malformed.append(sequence_number)
 
 
-def process_records(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def process_records(event: dict[str, Any]) -> dict[str, Any]:
     """Run the batch processor over the event's records, collecting the good pages (and the
     malformed records it dropped)."""
     batch_pages.clear()
@@ -123,15 +143,19 @@ def process_records(event: dict[str, Any], context: LambdaContext) -> dict[str, 
         # Powertools raises UnexpectedBatchTypeError for an event without records, and the
         # window's final invocation usually has none.
         return {"batchItemFailures": []}
+    # Imported here rather than with the module, like processor(). No context: given one,
+    # Powertools inspects the record handler's signature on every invocation to pass it along.
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=processor()
     )
     return {"batchItemFailures": response.get("batchItemFailures", [])}
 
 
 @tracer.capture_method
 def write_window(state: dict[str, int], window: dict[str, str], shard_id: str) -> None:
-    with table.batch_writer() as batch:
+    with table().batch_writer() as batch:
         for page, views in state.items():
             batch.put_item(
                 Item={
@@ -148,7 +172,7 @@ def write_window(state: dict[str, int], window: dict[str, str], shard_id: str) -
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = process_records(event, context)
+    response = process_records(event)
     failures = len(response["batchItemFailures"])
     if failures:
         metrics.add_metric(name="ClicksFailed", unit=MetricUnit.Count, value=failures)

@@ -18,36 +18,55 @@ When no record of a batch is a good click, nothing is written.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
-    KinesisStreamRecord,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
+        KinesisStreamRecord,
+    )
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
-tracer = Tracer()
+# Not patched at import: X-Ray's patch of botocore imports botocore's whole client stack, a third
+# of a cold start's import with active tracing. Each client accessor below patches before it
+# makes its client (the patch is class-wide: every call is traced, as with auto_patch).
+tracer = Tracer(auto_patch=False)
 metrics = Metrics()
-# A batch whose every record failed (malformed records are dropped, not failed) is reported like
-# any other (each item a failure) rather than raised, so the failure metric is recorded for it
-# too; Lambda retries from the first failed record either way.
-processor = BatchProcessor(
-    event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
-)
 
-# Created once per container, reused by every invocation.
-s3 = boto3.client("s3")
 BUCKET_NAME = os.environ["BUCKET_NAME"]
+
+
+# Both made on first use and reused by every invocation of the container: boto3 and Powertools'
+# batch utility (with the data classes of every event source) are most of a cold start's import,
+# and the first invocation needs them anyway.
+@functools.cache
+def s3() -> Any:
+    """The S3 client."""
+    tracer.patch()  # X-Ray's patch_all, once: later calls find it done
+    import boto3
+
+    return boto3.client("s3")
+
+
+@functools.cache
+def processor() -> BatchProcessor:
+    """The batch processor. A batch whose every record failed (malformed records are dropped,
+    not failed) is reported like any other (each item a failure) rather than raised, so the
+    failure metric is recorded for it too; Lambda retries from the first failed record either
+    way."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(
+        event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False
+    )
+
 
 KEY_PREFIX = "clicks"
 CONTENT_TYPE = "application/x-ndjson"
@@ -95,7 +114,8 @@ def to_json_lines(clicks: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(click, separators=(",", ":")) + "\n" for click in clicks).encode()
 
 
-@tracer.capture_method
+# No subsegment per record (a batch holds up to 10,000 of them, each its own X-Ray document):
+# the invocation and the S3 write are traced instead.
 def record_handler(record: KinesisStreamRecord) -> None:
     try:
         click = parse_click(record.kinesis.data)
@@ -115,7 +135,9 @@ def drop_malformed(record: KinesisStreamRecord, error: InvalidClickError) -> Non
 
 @tracer.capture_method
 def archive(key: str, clicks: list[dict[str, Any]]) -> None:
-    s3.put_object(Bucket=BUCKET_NAME, Key=key, Body=to_json_lines(clicks), ContentType=CONTENT_TYPE)
+    s3().put_object(
+        Bucket=BUCKET_NAME, Key=key, Body=to_json_lines(clicks), ContentType=CONTENT_TYPE
+    )
     logger.info("batch archived", key=key, clicks=len(clicks))
     metrics.add_metric(name="ClicksArchived", unit=MetricUnit.Count, value=len(clicks))
 
@@ -126,8 +148,12 @@ def archive(key: str, clicks: list[dict[str, Any]]) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch_clicks.clear()
     batch_malformed.clear()
+    # Imported here rather than with the module, like processor(). No context: given one,
+    # Powertools inspects the record handler's signature on every invocation to pass it along.
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=processor()
     )
     failures = len(response.get("batchItemFailures", []))
     if failures:

@@ -13,24 +13,42 @@ anything is written. The ``s3:TestEvent`` S3 sends when notifications are config
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import SNSEvent
-from aws_lambda_powertools.utilities.data_classes.sns_event import SNSMessage
-from aws_lambda_powertools.utilities.typing import LambdaContext
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import SNSEvent
+    from aws_lambda_powertools.utilities.data_classes.sns_event import SNSMessage
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
-tracer = Tracer()
+# Not patched at import: X-Ray's patch of botocore imports botocore's whole client stack, a third
+# of a cold start's import with active tracing. table() patches before it makes the client (the
+# patch is class-wide: every call is traced, as with auto_patch).
+tracer = Tracer(auto_patch=False)
 metrics = Metrics()
 
-# Created once per container, reused by every invocation.
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+TABLE_NAME = os.environ["TABLE_NAME"]
+
+
+@functools.cache
+def table() -> Any:
+    """The uploads table, created on first use and reused by every invocation of the container.
+
+    boto3 is imported here rather than with the module: the import and the resource's models
+    are most of a cold start, and the first invocation needs them anyway.
+    """
+    tracer.patch()  # X-Ray's patch_all, once: later calls find it done
+    import boto3
+
+    return boto3.resource("dynamodb").Table(TABLE_NAME)
+
 
 TEST_EVENT = "s3:TestEvent"
 
@@ -115,9 +133,13 @@ def collect(event: SNSEvent) -> list[dict[str, Any]]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> None:
+    # Imported here rather than with the module: the data classes package loads the classes of
+    # every event source, which would add about half to the module's import.
+    from aws_lambda_powertools.utilities.data_classes import SNSEvent
+
     items = collect(SNSEvent(event))
     for item in items:
-        table.put_item(Item=item)
+        table().put_item(Item=item)
         logger.info(
             "upload audited",
             object_key=item["object_key"],

@@ -14,34 +14,63 @@ acknowledged and skipped.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
 import struct
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-# A batch whose every record failed is reported like any other (each item a failure) rather
-# than raised, so the failure metric is recorded for it too; SQS retries those items either way.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-# Created once per container, reused by every invocation.
-s3 = boto3.client("s3")
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+logger = Logger()
+# Not patched at import: X-Ray's patch of botocore imports botocore's whole client stack, a third
+# of a cold start's import with active tracing. Each client accessor below patches before it
+# makes its client (the patch is class-wide: every call is traced, as with auto_patch).
+tracer = Tracer(auto_patch=False)
+metrics = Metrics()
+
+TABLE_NAME = os.environ["TABLE_NAME"]
+
+
+# All made on first use and reused by every invocation of the container: boto3 and Powertools'
+# batch utility (with the data classes of every event source) are most of a cold start's import,
+# and the first invocation needs them anyway.
+@functools.cache
+def s3() -> Any:
+    """The S3 client."""
+    tracer.patch()  # X-Ray's patch_all, once: later calls find it done
+    import boto3
+
+    return boto3.client("s3")
+
+
+@functools.cache
+def table() -> Any:
+    """The uploads table."""
+    tracer.patch()  # X-Ray's patch_all, once: later calls find it done
+    import boto3
+
+    return boto3.resource("dynamodb").Table(TABLE_NAME)
+
+
+@functools.cache
+def processor() -> BatchProcessor:
+    """The batch processor. A batch whose every record failed is reported like any other (each
+    item a failure) rather than raised, so the failure metric is recorded for it too; SQS
+    retries those items either way."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
 
 HEADER_BYTES = 64 * 1024
 OCTET_STREAM = "application/octet-stream"
@@ -196,10 +225,11 @@ def parse_notification(body: str) -> list[CreatedObject] | None:
     return objects
 
 
-@tracer.capture_method
+# No subsegment of its own (~8 us per object even with tracing off, more than the parsing): the
+# X-Ray-patched S3 calls are traced anyway.
 def describe_object(created: CreatedObject) -> dict[str, Any]:
     try:
-        head = s3.head_object(Bucket=created.bucket, Key=created.key)
+        head = s3().head_object(Bucket=created.bucket, Key=created.key)
     except ClientError as error:
         # Without s3:ListBucket, S3 answers 403 rather than 404 for a missing key; either way
         # the error propagates and fails this record only.
@@ -211,13 +241,14 @@ def describe_object(created: CreatedObject) -> dict[str, Any]:
     size = head["ContentLength"]
     data = b""
     if size:  # a range request on an empty object is answered 416, and there is nothing to read
-        data = s3.get_object(
+        response = s3().get_object(
             Bucket=created.bucket,
             Key=created.key,
             Range=f"bytes=0-{HEADER_BYTES - 1}",
             # The bytes must belong to the version whose size and ETag are recorded.
             IfMatch=head["ETag"],
-        )["Body"].read()
+        )
+        data = response["Body"].read()
     return {
         "object_key": created.key,
         "record": "metadata",
@@ -229,9 +260,9 @@ def describe_object(created: CreatedObject) -> dict[str, Any]:
     }
 
 
-# Per record: the work, its traced S3 reads (describe_object) and a DEBUG line. The batch is
-# logged and measured once in handler(): per-record INFO lines and metrics cost more than the
-# parsing itself (benchmarks/README: handler_ratio).
+# Per record: the work, its (X-Ray-patched) S3 reads and DynamoDB write, and a DEBUG line when
+# DEBUG is on. The batch is logged and measured once in handler(): per-record INFO lines and
+# metrics cost more than the parsing itself (benchmarks/README: handler_ratio).
 inspected: list[str] = []
 
 
@@ -243,23 +274,28 @@ def record_handler(record: SQSRecord) -> None:
         return
     for created in objects:
         item = describe_object(created)
-        table.put_item(Item=item)
+        table().put_item(Item=item)
         inspected.append(created.key)
-        logger.debug(
-            "object inspected",
-            object_key=created.key,
-            media_type=item["media_type"],
-            size=item["size"],
-        )
+        if logger.log_level <= logging.DEBUG:  # a discarded debug call still costs ~1 us
+            logger.debug(
+                "object inspected",
+                object_key=created.key,
+                media_type=item["media_type"],
+                size=item["size"],
+            )
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Imported here rather than with the module, like processor(). No context: given one,
+    # Powertools inspects the record handler's signature on every invocation to pass it along.
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     inspected.clear()
     response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=processor()
     )
     failures = len(response.get("batchItemFailures", []))
     metrics.add_metric(name="ObjectsInspected", unit=MetricUnit.Count, value=len(inspected))

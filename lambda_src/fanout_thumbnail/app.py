@@ -14,34 +14,62 @@ after the queue's ``maxReceiveCount``); the other records of the batch succeed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import struct
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote_plus
 from xml.sax.saxutils import escape
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
-tracer = Tracer()
+# Not patched at import: X-Ray's patch of botocore imports botocore's whole client stack, a third
+# of a cold start's import with active tracing. Each client accessor below patches before it
+# makes its client (the patch is class-wide: every call is traced, as with auto_patch).
+tracer = Tracer(auto_patch=False)
 metrics = Metrics()
-# A batch whose every record failed is reported like any other (each item a failure) rather
-# than raised, so the failure metric is recorded for it too; SQS retries those items either way.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-# Created once per container, reused by every invocation.
-s3 = boto3.client("s3")
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+TABLE_NAME = os.environ["TABLE_NAME"]
+
+
+# All made on first use and reused by every invocation of the container: boto3 and Powertools'
+# batch utility (with the data classes of every event source) are most of a cold start's import,
+# and the first invocation needs them anyway.
+@functools.cache
+def s3() -> Any:
+    """The S3 client."""
+    tracer.patch()  # X-Ray's patch_all, once: later calls find it done
+    import boto3
+
+    return boto3.client("s3")
+
+
+@functools.cache
+def table() -> Any:
+    """The uploads table."""
+    tracer.patch()  # X-Ray's patch_all, once: later calls find it done
+    import boto3
+
+    return boto3.resource("dynamodb").Table(TABLE_NAME)
+
+
+@functools.cache
+def processor() -> BatchProcessor:
+    """The batch processor. A batch whose every record failed is reported like any other (each
+    item a failure) rather than raised, so the failure metric is recorded for it too; SQS
+    retries those items either way."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
 
 HEADER_BYTES = 64 * 1024
 THUMBNAIL_BOX = 128
@@ -186,9 +214,10 @@ def parse_notification(body: str) -> list[CreatedObject] | None:
 
 @tracer.capture_method
 def make_thumbnail(created: CreatedObject) -> dict[str, Any]:
-    data = s3.get_object(
+    response = s3().get_object(
         Bucket=created.bucket, Key=created.key, Range=f"bytes=0-{HEADER_BYTES - 1}"
-    )["Body"].read()
+    )
+    data = response["Body"].read()
     size = image_size(data)
     if size is None:
         raise UnsupportedImageError(
@@ -196,7 +225,7 @@ def make_thumbnail(created: CreatedObject) -> dict[str, Any]:
         )
     width, height = fit_within(*size)
     thumbnail_key = thumbnail_key_for(created.key)
-    s3.put_object(
+    s3().put_object(
         Bucket=created.bucket,
         Key=thumbnail_key,
         Body=render_svg(width, height, *size, title=created.key).encode(),
@@ -220,7 +249,7 @@ def record_handler(record: SQSRecord) -> None:
         return
     for created in objects:
         item = make_thumbnail(created)
-        table.put_item(Item=item)
+        table().put_item(Item=item)
         logger.info(
             "thumbnail written",
             object_key=created.key,
@@ -235,8 +264,12 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Imported here rather than with the module, like processor(). No context: given one,
+    # Powertools inspects the record handler's signature on every invocation to pass it along.
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=processor()
     )
     failures = len(response.get("batchItemFailures", []))
     if failures:

@@ -15,10 +15,10 @@ both are bugs, not bad input.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
@@ -27,8 +27,19 @@ from serverless_patterns.stage import pipeline_stage
 # The logger of the stage helper's service (``POWERTOOLS_SERVICE_NAME``, else the function's name).
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "persist"))
 
-# Created once per container, reused by every invocation.
-table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+TABLE_NAME = os.environ["TABLE_NAME"]
+
+
+@functools.cache
+def table() -> Any:
+    """The orders table, created on first use and reused by every invocation of the container.
+
+    boto3 is imported here rather than with the module: the import and the resource's models
+    are most of a cold start, and the first invocation needs them anyway.
+    """
+    import boto3
+
+    return boto3.resource("dynamodb").Table(TABLE_NAME)
 
 
 class UnstorableOrderError(ValueError):
@@ -58,7 +69,7 @@ def persist(order: dict[str, Any]) -> dict[str, Any]:
         raise UnstorableOrderError("order has no order_id")
     check_storable(order)
     try:
-        table.put_item(Item=order, ConditionExpression="attribute_not_exists(order_id)")
+        table().put_item(Item=order, ConditionExpression="attribute_not_exists(order_id)")
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise

@@ -490,6 +490,26 @@ def test_queue_filtered_items_reach_the_rejected_queue_with_stage_reason_and_ite
     assert queues.items(queues.next_url) == [{"id": "small", "total": 5, "screened": True}]
 
 
+def test_queue_filtered_item_is_logged_at_debug_level_only(
+    queues: Queues, service_logger: Logger, log_records: list[logging.LogRecord]
+) -> None:
+    handler = pipeline_stage(screen)
+    event, ids = queues.items_event([order("big", 500), order("small", 5)])
+
+    handler(event, CONTEXT)
+    service_logger.setLevel(logging.DEBUG)
+    try:
+        handler(event, CONTEXT)
+    finally:
+        service_logger.setLevel(logging.INFO)
+
+    assert [
+        (record.getMessage(), record.message_id, record.reason)  # type: ignore[attr-defined]
+        for record in log_records
+        if record.levelno == logging.DEBUG and record.getMessage() == "item filtered"
+    ] == [("item filtered", ids[0], "total above 100")]
+
+
 def test_queue_rejected_message_has_the_item_as_received_if_mutated(
     queues: Queues,
 ) -> None:

@@ -7,6 +7,7 @@ and received from a (mocked) queue, and the priced orders land in a (mocked) Dyn
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,6 +21,7 @@ from tests.handlers.support import (
     LAMBDA_SRC,
     REGION,
     FakeLambdaContext,
+    captured_logs,
     create_queue,
     create_table,
     empty_table,
@@ -235,3 +237,30 @@ def test_price_order_rejects_items_that_only_look_numeric(
 ) -> None:
     with pytest.raises(aws.app.InvalidOrderError, match=message):
         aws.app.price_order({"order_id": "o", "items": [item]})
+
+
+def test_at_debug_level_every_priced_order_is_logged(env: AwsEnv) -> None:
+    event, _ids = sqs_event(env, [order("o-d1", (2, 1.25)), "not json", order("o-d2", (1, 3))])
+    env.app.logger.setLevel(logging.DEBUG)
+    try:
+        with captured_logs("queue-worker-example") as records:
+            env.app.handler(event, CONTEXT)
+    finally:
+        env.app.logger.setLevel(logging.INFO)
+
+    assert [
+        (record.getMessage(), record.order_id, record.total)  # type: ignore[attr-defined]
+        for record in records
+        if record.levelno == logging.DEBUG and record.name == "queue-worker-example"
+    ] == [("order priced", "o-d1", "2.50"), ("order priced", "o-d2", "3")]
+
+
+def test_at_info_level_no_per_record_line_is_logged(env: AwsEnv) -> None:
+    event, _ids = sqs_event(env, [order("o-i1", (1, 1)), order("o-i2", (1, 2))])
+
+    with captured_logs("queue-worker-example") as records:
+        env.app.handler(event, CONTEXT)
+
+    assert [(record.levelname, record.getMessage()) for record in records] == [
+        ("INFO", "batch processed")
+    ]

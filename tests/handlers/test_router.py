@@ -239,7 +239,7 @@ def make_router(load_app: Callable[..., ModuleType]) -> Iterator[Callable[..., R
 
     def make(**environ: str) -> Router:
         app = load_app(**environ)
-        stubber = Stubber(app.lambda_client)
+        stubber = Stubber(app.lambda_client())
         stubber.activate()
         stubbers.append(stubber)
         return Router(app=app, stubber=stubber)
@@ -988,6 +988,6 @@ def test_default_payload_limits_are_lambda_quotas(router: Router) -> None:
 
 
 def test_lambda_client_never_retries_an_invocation(router: Router) -> None:
-    config = router.app.lambda_client.meta.config
+    config = router.app.lambda_client().meta.config
     assert config.retries["total_max_attempts"] == 1
     assert config.read_timeout == 900

@@ -25,6 +25,7 @@ Configuration (read once per container):
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import http.client
 import json
 import math
@@ -251,13 +252,22 @@ def load_config(environ: Mapping[str, str]) -> ProbeConfig:
 
 
 logger = Logger()
-tracer = Tracer()
+# No auto-patching: X-Ray's patch_all covers the AWS SDK and database clients, none of which
+# this function uses (its checks go through urllib, which patch_all leaves alone), and with
+# active tracing it would import botocore's whole client stack just to patch it.
+tracer = Tracer(auto_patch=False)
 metrics = Metrics()
 
 # Read once per container; a bad configuration fails the function's initialization loudly.
 CONFIG = load_config(os.environ)
-# Certificate verification on; an SSLContext is safe to share between threads.
-TLS_CONTEXT = ssl.create_default_context()
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """Certificate verification on; made once per container, on the first run rather than at
+    import (loading the CA certificates takes ~25 ms). :func:`run_checks` makes it before the
+    checks' threads start; an SSLContext is safe to share between them."""
+    return ssl.create_default_context()
 
 
 class _RedirectLimit(urllib.request.HTTPRedirectHandler):
@@ -302,7 +312,7 @@ def _read_text(response: IO[bytes]) -> str:
 def _fetch(target: Target, max_redirects: int) -> tuple[int, str | None]:
     """The final status of ``target`` and, when ``contains`` needs it, the start of its body."""
     opener = urllib.request.build_opener(
-        urllib.request.HTTPSHandler(context=TLS_CONTEXT), _RedirectLimit(max_redirects)
+        urllib.request.HTTPSHandler(context=tls_context()), _RedirectLimit(max_redirects)
     )
     headers = dict(target.headers)
     if not any(name.lower() == "user-agent" for name in headers):
@@ -374,6 +384,7 @@ def check_target(target: Target, max_redirects: int) -> CheckResult:
 def run_checks(targets: tuple[Target, ...], max_redirects: int) -> dict[str, CheckResult]:
     """Check every target concurrently; whatever is unfinished at the deadline is down."""
     deadline = max(target.timeout for target in targets) + DEADLINE_GRACE
+    tls_context()  # here, once, rather than by the first threads that need it at the same time
     start = time.perf_counter()
     executor = concurrent.futures.ThreadPoolExecutor(
         max_workers=min(len(targets), MAX_TARGETS), thread_name_prefix="probe"

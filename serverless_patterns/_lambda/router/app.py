@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import os
@@ -52,11 +53,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-import boto3  # type: ignore[import-untyped]
 from aws_lambda_powertools import Logger, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 ROUTES_ENV = "COMMAND_ROUTES"
@@ -254,15 +253,30 @@ def load_config(environ: Mapping[str, str]) -> RouterConfig:
 
 
 logger = Logger()
-tracer = Tracer()
+# Not patched at import: X-Ray's patch of botocore imports botocore's whole client stack, a third
+# of a cold start's import with active tracing; lambda_client() patches before it makes the
+# client (the patch is class-wide: its calls are traced, as with auto_patch).
+tracer = Tracer(auto_patch=False)
 
 CONFIG = load_config(os.environ)
-# Created once per container. No retries: a retried invoke could run a receiver twice for one
-# request. The read timeout outlasts any receiver (15 min); the router's own timeout comes first.
-lambda_client = boto3.client(
-    "lambda",
-    config=Config(connect_timeout=5, read_timeout=900, retries={"total_max_attempts": 1}),
-)
+
+
+@functools.cache
+def lambda_client() -> Any:
+    """The Lambda client, created on the first dispatch and reused by every invocation of the
+    container (boto3's import and the client's model would be most of the module's import).
+
+    No retries: a retried invoke could run a receiver twice for one request. The read timeout
+    outlasts any receiver (15 min); the router's own timeout comes first.
+    """
+    tracer.patch()  # X-Ray's patch_all, once
+    import boto3  # type: ignore[import-untyped]
+    from botocore.config import Config  # type: ignore[import-untyped]
+
+    return boto3.client(
+        "lambda",
+        config=Config(connect_timeout=5, read_timeout=900, retries={"total_max_attempts": 1}),
+    )
 
 
 @dataclass(frozen=True)
@@ -379,7 +393,7 @@ def invoke(route: Route, payload: dict[str, Any], ids: RequestIds) -> Reply:
             f"the command is {len(data)} bytes; {kind} command takes at most {limit} bytes",
         )
     try:
-        response = lambda_client.invoke(
+        response = lambda_client().invoke(
             FunctionName=route.function,
             InvocationType="Event" if route.is_async else "RequestResponse",
             Payload=data,

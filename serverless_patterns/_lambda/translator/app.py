@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import http
 import http.client
 import json
@@ -391,11 +392,19 @@ def load_config(environ: Mapping[str, str]) -> TranslatorConfig:
 
 
 logger = Logger()
-tracer = Tracer()
+# No auto-patching: X-Ray's patch_all covers the AWS SDK and database clients, none of which
+# this function uses (its legacy calls go through urllib, which patch_all leaves alone), and with
+# active tracing it would import botocore's whole client stack just to patch it.
+tracer = Tracer(auto_patch=False)
 
 CONFIG = load_config(os.environ)
-# Certificate verification on; shared by every request of the container.
-TLS_CONTEXT = ssl.create_default_context()
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """Certificate verification on; made on the first request rather than at import (loading
+    the CA certificates takes ~25 ms) and shared by every request of the container."""
+    return ssl.create_default_context()
 
 
 # --- the legacy call --------------------------------------------------------------------------
@@ -507,11 +516,11 @@ class _HTTPHandler(urllib.request.HTTPHandler):
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
     def __init__(self, deadline: _Deadline) -> None:
-        super().__init__(context=TLS_CONTEXT)
+        super().__init__(context=tls_context())
         self.deadline = deadline
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_HTTPSConnection, req, context=TLS_CONTEXT, deadline=self.deadline)
+        return self.do_open(_HTTPSConnection, req, context=tls_context(), deadline=self.deadline)
 
 
 class _EveryStatus(urllib.request.HTTPErrorProcessor):
