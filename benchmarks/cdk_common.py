@@ -6,6 +6,7 @@ an aws-cdk-lib of its own and no serverless_patterns.
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 import time
@@ -14,7 +15,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 
 from benchmarks.common import alternating
 
@@ -38,6 +42,24 @@ def inline_function(scope: cdk.Stack, id: str) -> lambda_.Function:
         handler="index.handler",
         code=lambda_.Code.from_inline(INLINE_HANDLER),
     )
+
+
+def encrypted_topic(scope: cdk.Stack, id: str, *, for_alarms: bool = False) -> sns.Topic:
+    """A topic a construct is given (accepted items, operators' alarms): KMS key, TLS only.
+
+    Created the same way for a construct and its twin, like :func:`inline_function`.
+    ``for_alarms``: the key lets CloudWatch publish alarm notifications.
+    """
+    key = kms.Key(scope, f"{id}Key", enable_key_rotation=True)
+    if for_alarms:
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
+    return sns.Topic(scope, id, master_key=key, enforce_ssl=True)
 
 
 def synth_once(
@@ -95,6 +117,36 @@ def resource_type_counts(template: Mapping[str, Any]) -> dict[str, int]:
     """CloudFormation resource type -> how many resources of that type, sorted by type."""
     counts = Counter(resource["Type"] for resource in template.get("Resources", {}).values())
     return dict(sorted(counts.items()))
+
+
+def template_differences(
+    construct: Mapping[str, Any], twin: Mapping[str, Any], *, limit: int = 20
+) -> list[str]:
+    """Where two templates' resources differ (Metadata left out): one line per differing
+    value, ``<logical id>/<property path>: construct ... | twin ...``, at most ``limit``."""
+    lines: list[str] = []
+
+    def short(value: Any) -> str:
+        text = json.dumps(value, sort_keys=True)
+        return text if len(text) <= 300 else text[:297] + "..."
+
+    def walk(left: Any, right: Any, path: str) -> None:
+        if isinstance(left, Mapping) and isinstance(right, Mapping):
+            for key in sorted({*left, *right}, key=str):
+                if key not in right:
+                    lines.append(f"{path}/{key}: only in the construct's: {short(left[key])}")
+                elif key not in left:
+                    lines.append(f"{path}/{key}: only in the twin's: {short(right[key])}")
+                else:
+                    walk(left[key], right[key], f"{path}/{key}")
+        elif isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
+            for index, (item, other) in enumerate(zip(left, right, strict=True)):
+                walk(item, other, f"{path}[{index}]")
+        elif left != right:
+            lines.append(f"{path}: construct {short(left)} | twin {short(right)}")
+
+    walk(resources_without_metadata(construct), resources_without_metadata(twin), "")
+    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
 def resources_without_metadata(template: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Not part of ``make bench``; each prints a small report::
 
-    .venv/bin/python -m benchmarks.diagnose handlers  # per-record logs, tracing, metrics removed
+    .venv/bin/python -m benchmarks.diagnose handlers  # us per batch of each Powertools part
     .venv/bin/python -m benchmarks.diagnose warm      # jsii round trips, acknowledgements
     .venv/bin/python -m benchmarks.diagnose cold      # phases of python app.py vs the floor
 
@@ -16,11 +16,11 @@ import argparse
 import contextlib
 import functools
 import json
-import logging
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -31,26 +31,73 @@ from benchmarks.common import ROOT, alternating, bench_env, cdk_context
 
 # --- handlers --------------------------------------------------------------------------------
 
-#: Variant -> what is taken out of the handler as deployed.
-HANDLER_VARIANTS: dict[str, frozenset[str]] = {
-    "as deployed": frozenset(),
-    "no per-record INFO log": frozenset({"logs"}),
-    "no per-record tracing": frozenset({"tracing"}),
-    "neither": frozenset({"logs", "tracing"}),
-    "neither, no metrics": frozenset({"logs", "tracing", "metrics"}),
+#: Variant -> what is taken off the handler as deployed, cumulatively: the decorators from the
+#: outside in (``inject_lambda_context``, then ``capture_lambda_handler``, then ``log_metrics``,
+#: the order every case stacks them in), then the INFO lines and the metrics its body adds.
+HANDLER_VARIANTS: dict[str, int] = {
+    "as deployed": 0,
+    "- inject_lambda_context": 1,
+    "- capture_lambda_handler": 2,
+    "- log_metrics (EMF flush)": 3,
+    "- INFO lines": 4,
+    "- add_metric/add_dimension": 5,
+}
+#: The file of each decorator's wrapper, outermost first (checked before peeling it off).
+_DECORATOR_FILES = ("logging/logger.py", "tracing/tracer.py", "metrics/provider/base.py")
+#: Component -> (variant with it, variant without it): each row of :func:`handler_account`.
+HANDLER_COMPONENTS: dict[str, tuple[str, str]] = {
+    "Logger.inject_lambda_context": ("as deployed", "- inject_lambda_context"),
+    "Tracer.capture_lambda_handler": ("- inject_lambda_context", "- capture_lambda_handler"),
+    "Metrics.log_metrics (EMF flush)": ("- capture_lambda_handler", "- log_metrics (EMF flush)"),
+    "INFO line(s) per batch": ("- log_metrics (EMF flush)", "- INFO lines"),
+    "add_metric/add_dimension": ("- INFO lines", "- add_metric/add_dimension"),
+    "batch processing beyond the bare loop": ("- add_metric/add_dimension", "bare"),
 }
 
 
-def _ablate(app: ModuleType, removed: frozenset[str]) -> None:
-    # The logger is shared by name within the process: set its level either way.
-    app.logger._logger.setLevel(logging.WARNING if "logs" in removed else logging.INFO)
-    if "tracing" in removed:
-        # Every @tracer.capture_method of the module; the handler's own decorators stay.
-        for name, value in list(vars(app).items()):
-            if name != "handler" and callable(value) and hasattr(value, "__wrapped__"):
-                setattr(app, name, value.__wrapped__)
-    if "metrics" in removed:
-        app.metrics.add_metric = lambda **_arguments: None
+def _peeled(handler: Callable[..., Any], layers: int) -> Callable[..., Any]:
+    """``handler`` without its ``layers`` outermost Powertools decorators."""
+    for expected in _DECORATOR_FILES[:layers]:
+        if not handler.__code__.co_filename.endswith(expected) or not hasattr(
+            handler, "__wrapped__"
+        ):
+            raise RuntimeError(f"expected the decorator of {expected} at {handler!r}")
+        handler = handler.__wrapped__
+    return handler
+
+
+@contextlib.contextmanager
+def _without_body_extras(app: ModuleType, level: int) -> Iterator[None]:
+    """The module's INFO lines (level >= 4) and metric additions (level >= 5) as no-ops."""
+    patched: list[tuple[Any, str]] = []
+    if level >= 4:
+        app.logger.info = lambda *_arguments, **_keywords: None
+        patched.append((app.logger, "info"))
+    if level >= 5:
+        for name in ("add_metric", "add_dimension"):
+            setattr(app.metrics, name, lambda *_arguments, **_keywords: None)
+            patched.append((app.metrics, name))
+    try:
+        yield
+    finally:
+        for target, name in patched:
+            delattr(target, name)  # the instance attribute: the method shows through again
+
+
+def _variant(app: ModuleType, level: int, context: Any) -> Callable[[Any], Any]:
+    handler = _peeled(app.handler, min(level, len(_DECORATOR_FILES)))
+    if level < 3:
+        return functools.partial(_invoke, handler, context=context)
+    metrics = app.metrics
+
+    def invoke(event: Any) -> Any:
+        # Without log_metrics nothing flushes: drop what the invocation added, as a flush would.
+        try:
+            return handler(event, context)
+        finally:
+            metrics.clear_metrics()
+
+    return invoke
 
 
 def _invoke(handler: Callable[[Any, Any], Any], event: Any, *, context: Any) -> Any:
@@ -58,7 +105,14 @@ def _invoke(handler: Callable[[Any, Any], Any], event: Any, *, context: Any) -> 
 
 
 def handler_ablation(*, records: int = 10_000, repeat: int = 3) -> dict[str, dict[str, float]]:
-    """Median seconds of each handler per variant of :data:`HANDLER_VARIANTS`, and bare."""
+    """CPU seconds of each handler per variant of :data:`HANDLER_VARIANTS`, and bare: the
+    fastest of ``repeat`` rounds.
+
+    One module per case, loaded and stubbed as ``benchmarks.handlers`` does; the variants run
+    alternately. CPU time (this process's) and the fastest round: the differences between
+    variants are microseconds per invocation, which a busy machine's preemptions and cache
+    misses would drown in wall time or in medians.
+    """
     from benchmarks import handlers
 
     results: dict[str, dict[str, float]] = {}
@@ -66,37 +120,87 @@ def handler_ablation(*, records: int = 10_000, repeat: int = 3) -> dict[str, dic
         samples: dict[str, list[float]] = {name: [] for name in [*HANDLER_VARIANTS, "bare"]}
         with handlers.handler_environment(case.name), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "no metrics to publish" when metrics are removed
+            app = handlers.load_handler(case.name)
+            case.stub(app)
             events = case.events(records, case.batch_size)
             context = handlers.FakeLambdaContext(function_name=case.name)
+            bare = case.bare(app)
             for round_index in range(repeat):
                 for name in alternating(list(samples), round_index):
-                    app = handlers.load_handler(case.name)
-                    case.stub(app)
                     if name == "bare":
-                        invoke: Callable[[Any], Any] = case.bare(app)
+                        elapsed, _failed = handlers._run_events(
+                            bare, events, case.carries_state, clock=time.process_time
+                        )
                     else:
-                        _ablate(app, HANDLER_VARIANTS[name])
-                        invoke = functools.partial(_invoke, app.handler, context=context)
-                    elapsed, _failed = handlers._run_events(invoke, events, case.carries_state)
+                        level = HANDLER_VARIANTS[name]
+                        with _without_body_extras(app, level):
+                            invoke = _variant(app, level, context)
+                            elapsed, _failed = handlers._run_events(
+                                invoke, events, case.carries_state, clock=time.process_time
+                            )
                     samples[name].append(elapsed)
-            _ablate(handlers.load_handler(case.name), frozenset())
-        results[case.name] = {name: statistics.median(times) for name, times in samples.items()}
+        results[case.name] = {name: min(times) for name, times in samples.items()}
     return results
+
+
+def handler_account(
+    ablation: dict[str, dict[str, float]], *, records: int = 10_000
+) -> dict[str, dict[str, Any]]:
+    """Per case: microseconds per invocation (batch) of each of :data:`HANDLER_COMPONENTS` and
+    of the bare loop, from :func:`handler_ablation`'s times.
+
+    ``{case: {"batch_size", "invocations", "bare_us", "components_us": {component: us},
+    "deployed_us", "ratio"}}``. A component is the difference of two variants' times, so on a
+    busy machine a small one can come out slightly negative.
+    """
+    from benchmarks import handlers
+
+    account: dict[str, dict[str, Any]] = {}
+    for case in handlers.CASES:
+        variants = ablation[case.name]
+        invocations = -(-records // case.batch_size)
+
+        def per_batch(seconds: float, count: int = invocations) -> float:
+            return round(seconds / count * 1e6, 1)
+
+        account[case.name] = {
+            "batch_size": case.batch_size,
+            "invocations": invocations,
+            "bare_us": per_batch(variants["bare"]),
+            "components_us": {
+                component: per_batch(variants[with_it] - variants[without])
+                for component, (with_it, without) in HANDLER_COMPONENTS.items()
+            },
+            "deployed_us": per_batch(variants["as deployed"]),
+            "ratio": round(variants["as deployed"] / variants["bare"], 2),
+        }
+    return account
 
 
 # --- warm synth ------------------------------------------------------------------------------
 
 
+#: The fields of a jsii request that name what it calls, creates or reads.
+_REQUEST_API_FIELDS = ("method", "property", "fqn", "api")
+#: How many of the APIs the construct calls more often than its twin the report lists.
+_EXTRA_REQUESTS_SHOWN = 6
+
+
 @contextlib.contextmanager
 def _count_jsii_requests() -> Iterator[Counter[str]]:
-    """Count the requests this process sends to jsii's Node.js process, by request type."""
+    """Count the requests this process sends to jsii's Node.js process, by request type and
+    the API it names (``InvokeRequest:acknowledge``, ``StaticInvokeRequest:of``, ...)."""
     from jsii._kernel.providers import process  # private API
 
     counts: Counter[str] = Counter()
     original = process._NodeProcess.send
 
     def send(self: Any, request: Any, response_type: Any) -> Any:
-        counts[type(request).__name__] += 1
+        api = next(
+            (name for name in (getattr(request, a, None) for a in _REQUEST_API_FIELDS) if name),
+            None,
+        )
+        counts[f"{type(request).__name__}:{api}" if api else type(request).__name__] += 1
         return original(self, request, response_type)
 
     process._NodeProcess.send = send  # type: ignore[method-assign]
@@ -111,7 +215,12 @@ def _without_acknowledgements() -> Iterator[None]:
     """cdk-nag and cfn-lint acknowledgements of the library turned into no-ops."""
     from serverless_patterns import nag
 
-    targets = (nag.acknowledge, nag.acknowledge_cfn_lint)
+    targets = (
+        nag.acknowledge,
+        nag.acknowledge_cfn_lint,
+        nag.acknowledge_all,
+        nag.acknowledge_created,
+    )
     patched = []
     for module in [m for name, m in sys.modules.items() if name.startswith("serverless_patterns")]:
         for name, value in list(vars(module).items()):
@@ -126,7 +235,12 @@ def _without_acknowledgements() -> Iterator[None]:
 
 
 def warm_diagnosis(*, repeat: int = 15) -> dict[str, dict[str, Any]]:
-    """Per construct: jsii requests of one build, and warm medians with and without acks."""
+    """Per construct: jsii requests of one build, and warm medians with and without acks.
+
+    ``{case: {"construct" | "without acknowledgements" | "twin": {"median_ms",
+    "jsii_requests"}, "extra_requests": {api: how many more the construct sends}}}``, the
+    latter the :data:`_EXTRA_REQUESTS_SHOWN` APIs with the most.
+    """
     from benchmarks import synth_warm
     from benchmarks.cdk_common import WARMUP_SYNTHS, StackBuilder, measure_warm, synth_once
 
@@ -150,6 +264,7 @@ def warm_diagnosis(*, repeat: int = 15) -> dict[str, dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="bench-diagnose-") as scratch:
         for case in synth_warm.CASES:
             entry: dict[str, Any] = {}
+            by_api: dict[str, Counter[str]] = {}
             for label, build in (
                 ("construct", builds[case.name]),
                 ("without acknowledgements", builds[f"{case.name} without acknowledgements"]),
@@ -162,6 +277,9 @@ def warm_diagnosis(*, repeat: int = 15) -> dict[str, dict[str, Any]]:
                     "median_ms": round(statistics.median(samples[key]) * 1000, 1),
                     "jsii_requests": sum(counts.values()),
                 }
+                by_api[label] = counts
+            extra = by_api["construct"] - by_api["twin"]  # keeps only the positive counts
+            entry["extra_requests"] = dict(extra.most_common(_EXTRA_REQUESTS_SHOWN))
             results[case.name] = entry
     return results
 
@@ -243,21 +361,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("what", choices=["handlers", "warm", "cold"])
     args = parser.parse_args(argv)
     if args.what == "handlers":
-        for name, variants in handler_ablation().items():
-            bare = variants["bare"]
-            print(f"{name} (median seconds for 10,000 records; x = vs bare loop)")
-            for variant, seconds in variants.items():
-                print(f"  {variant:32s} {seconds:7.3f} s  {seconds / bare:5.1f}x")
+        records = 10_000
+        ablation = handler_ablation(records=records, repeat=9)
+        for name, entry in handler_account(ablation, records=records).items():
+            print(
+                f"{name}: {entry['invocations']} invocations of {entry['batch_size']} records, "
+                f"{entry['ratio']}x the bare loop (CPU us per invocation; fastest of 9 rounds)"
+            )
+            print(f"  {'bare loop (the business work)':40s} {entry['bare_us']:8.1f}")
+            for component, micros in entry["components_us"].items():
+                print(f"  {component:40s} {micros:8.1f}")
+            print(f"  {'as deployed':40s} {entry['deployed_us']:8.1f}")
     elif args.what == "warm":
         for name, entry in warm_diagnosis().items():
             twin = entry["twin"]["median_ms"]
             print(name)
-            for label, values in entry.items():
-                milliseconds, requests = values["median_ms"], values["jsii_requests"]
+            for label in ("construct", "without acknowledgements", "twin"):
+                milliseconds, requests = entry[label]["median_ms"], entry[label]["jsii_requests"]
                 print(
                     f"  {label:26s} {milliseconds:6.1f} ms  {milliseconds / twin:5.2f}x  "
                     f"{requests:4d} jsii requests"
                 )
+            extra = ", ".join(f"{api} +{count}" for api, count in entry["extra_requests"].items())
+            print(f"  most extra requests: {extra or 'none'}")
     else:
         for name, phases in cold_phases().items():
             total = sum(phases.values())
