@@ -52,7 +52,7 @@ def asset_bytes(*, include_layer: bool = True, layer_copy: Path | None = None) -
     """``{"assets": {function folder or "powertools_layer": bytes}, "layer_files": count}``.
 
     With ``layer_copy``, the layer folder is also copied there (it is a temporary folder of
-    this process), for :func:`benchmarks.cold.import_times` to import Powertools from it.
+    this process), for :mod:`benchmarks.imports` to import the handlers from it as Lambda does.
     """
     sizes = {
         path.parent.name: zipped_size(path.parent) for path in sorted(LAMBDA_SRC.glob("*/app.py"))

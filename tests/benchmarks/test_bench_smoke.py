@@ -8,6 +8,7 @@ one import round, and stand-ins for the cold synth and the test suite runs.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,12 @@ from benchmarks.assets import LAYER_NAME, STAGE_LAYER_NAME, asset_bytes
 from benchmarks.diagnose import HANDLER_VARIANTS, handler_ablation
 from benchmarks.handlers import CASES as HANDLER_CASES
 from benchmarks.handlers import bench_handlers
+from benchmarks.imports import (
+    HANDLERS,
+    deployed_import_times,
+    first_invocation_times,
+    local_runtime_first_invocations,
+)
 from benchmarks.synth_warm import CASES as SYNTH_CASES
 from benchmarks.synth_warm import warm_synth
 
@@ -33,21 +40,43 @@ def handlers() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def imports() -> dict[str, Any]:
-    return cold.import_times(repeat=1, handlers=["queue_worker_example"])
+def layer_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both layers merged into one folder, as the bench (and Lambda, in /opt) merges them."""
+    return tmp_path_factory.mktemp("layers")
 
 
 @pytest.fixture(scope="module")
-def assets() -> dict[str, Any]:
-    return asset_bytes()
+def assets(layer_copy: Path) -> dict[str, Any]:
+    return asset_bytes(layer_copy=layer_copy)
+
+
+@pytest.fixture(scope="module")
+def imports(assets: dict[str, Any], layer_copy: Path) -> dict[str, Any]:
+    return deployed_import_times(
+        layer_python=layer_copy / "python", repeat=1, handlers=["queue_worker_example"]
+    )
+
+
+@pytest.fixture(scope="module")
+def first_invocations(assets: dict[str, Any], layer_copy: Path) -> dict[str, Any]:
+    return first_invocation_times(
+        layer_python=layer_copy / "python", repeat=1, handlers=["queue_worker_example"]
+    )
+
+
+@pytest.fixture(scope="module")
+def local_first_invocations(assets: dict[str, Any], layer_copy: Path) -> dict[str, Any]:
+    return local_runtime_first_invocations(
+        layer_python=layer_copy / "python", repeat=1, handlers=["queue_worker_example"]
+    )
 
 
 @pytest.mark.parametrize("case", [case.name for case in SYNTH_CASES])
-def test_twin_has_the_resource_types_and_counts_of_its_construct(
-    warm: dict[str, Any], case: str
-) -> None:
+def test_twin_template_equals_its_construct_template(warm: dict[str, Any], case: str) -> None:
     result = warm[case]
 
+    # Equal apart from resource Metadata (the construct's cdk-nag/cfn-lint notes).
+    assert result["same_resources"], "\n".join(result["differences"])
     assert result["construct_types"] == result["twin_types"]
     assert result["construct_types"]["AWS::Lambda::Function"] >= 1
     assert result["ratio"] > 0
@@ -72,23 +101,44 @@ def test_asset_sizes_cover_every_function_and_the_layers(assets: dict[str, Any])
     assert sizes[LAYER_NAME] > max(size for name, size in sizes.items() if name != LAYER_NAME)
 
 
+def test_every_deployed_handler_is_measured_and_the_first_invocations_run(
+    imports: dict[str, Any],
+    first_invocations: dict[str, Any],
+    local_first_invocations: dict[str, Any],
+) -> None:
+    # Every function the library and its examples deploy has an entry with a first event.
+    deployed = {*cold.handler_names(), "probe", "router", "translator"}
+    assert {handler.name for handler in HANDLERS} >= deployed
+    assert all(handler.event is not None for handler in HANDLERS if handler.name in deployed)
+    entry = imports["handlers"]["queue_worker_example"]
+    assert entry["import"]["median"] > 0
+    assert entry["ratio"] > 0
+    assert imports["boto3"]["median"] > 0
+    # The first invocations raise unless the handler answered as expected.
+    first = first_invocations["queue_worker_example"]
+    assert first["first_invocation"]["median"] >= first["import"]["median"] > 0
+    local = local_first_invocations["queue_worker_example"]
+    assert local["total"]["median"] >= local["init"]["median"] > 0
+
+
 def test_cold_synth_times_fresh_processes(tmp_path: Path) -> None:
     # A stand-in app: the real one takes seconds per process.
     script = tmp_path / "app.py"
     script.write_text("import os\nassert os.environ['CDK_OUTDIR']\n")
 
-    result = cold.cold_synth(repeat=1, app=script, floor=script)
+    result = cold.cold_synth(repeat=1, app=script, twin=script, floor=script)
 
-    assert len(result["app"]["samples"]) == 1
-    assert len(result["floor"]["samples"]) == 1
+    assert [len(result[name]["samples"]) for name in ("app", "twin", "floor")] == [1, 1, 1]
     assert result["ratio"] > 0
+    assert result["floor_ratio"] > 0
 
 
 def test_test_suite_timing_reads_pytest_summary(tmp_path: Path) -> None:
     # A stand-in suite: the real one takes about a minute.
     (tmp_path / "test_tiny.py").write_text("def test_one():\n    pass\n")
 
-    result = cold.time_test_suite(["-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)])
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)]
+    result = cold.time_test_suite(command)
 
     assert result["exit_code"] == 0
     assert result["counts"] == {"passed": 1}
@@ -103,6 +153,8 @@ def _parts(**overrides: Any) -> dict[str, Any]:
         "handlers": None,
         "assets": None,
         "imports": None,
+        "first_invocation": None,
+        "local_first_invocation": None,
         "synth_cold": None,
         "test_suite": None,
         **overrides,
@@ -117,6 +169,8 @@ def test_latest_json_has_the_issue_shape_and_the_table_renders(
     warm: dict[str, Any],
     handlers: dict[str, Any],
     imports: dict[str, Any],
+    first_invocations: dict[str, Any],
+    local_first_invocations: dict[str, Any],
     assets: dict[str, Any],
 ) -> None:
     parts = _parts(
@@ -131,7 +185,15 @@ def test_latest_json_has_the_issue_shape_and_the_table_renders(
         handlers=handlers,
         assets=assets,
         imports=imports,
-        synth_cold={"app": _summary(6.0), "floor": _summary(4.0), "ratio": 1.5},
+        first_invocation=first_invocations,
+        local_first_invocation=local_first_invocations,
+        synth_cold={
+            "app": _summary(6.0),
+            "twin": _summary(5.8),
+            "floor": _summary(4.0),
+            "ratio": 1.03,
+            "floor_ratio": 1.5,
+        },
         test_suite={"seconds": 60.0, "exit_code": 0, "summary": "1 passed in 1s", "counts": {}},
     )
 
@@ -140,13 +202,28 @@ def test_latest_json_has_the_issue_shape_and_the_table_renders(
 
     assert tuple(latest) == run.KEYS
     assert run.shape_problems(latest) == []
-    assert set(latest["synth_warm_ratio"]) == {"QueueWorker", "FanOutTopic", "KinesisBatchConsumer"}
+    assert set(latest["synth_warm_ratio"]) == {
+        "QueueWorker",
+        "FanOutTopic",
+        "KinesisBatchConsumer",
+        "CommandRouter",
+        "FilterPipeline (queues)",
+        "FilterPipeline (state machine)",
+        "ScheduledProbe",
+        "LegacyApiProxy",
+    }
     assert set(latest["handler_ratio"]) == {case.name for case in HANDLER_CASES}
     assert set(latest["import_ratio"]) == {"queue_worker_example"}
+    assert set(latest["first_invocation_seconds"]) == {"queue_worker_example"}
+    assert set(latest["local_first_invocation_seconds"]) == {"queue_worker_example"}
+    assert latest["synth_cold_ratio"] == 1.03
+    assert latest["synth_cold_floor_ratio"] == 1.5
     assert isinstance(latest["synth_vs_solutions_constructs_ratio"], float)
     assert isinstance(latest["cores"], int)
     assert table.startswith("| What |")
     assert "SqsToLambda" in table
+    assert "twin app" in table
+    assert "local runtime" in table
 
 
 def test_parts_that_could_not_run_are_null_and_said_so() -> None:
