@@ -55,8 +55,11 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# A worker per core; the tests sharing a costly session fixture keep to one (tests/conftest.py).
+PYTEST_WORKERS ?= auto
+
 unit: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 $(FLOOR_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(FLOOR_VENV)
@@ -72,7 +75,11 @@ test-floor: $(FLOOR_VENV)/.installed node_modules/.installed
 	$(FLOOR_VENV)/bin/pytest -q -p no:cacheprovider tests/constructs tests/examples \
 		--deselect tests/examples/test_snapshots.py::test_example_stack_matches_snapshot
 
-test: lint unit test-floor
+# The three jobs run at once: the suite's workers, the floor job and lint share the two cores,
+# the latter two filling the time the end-to-end tests wait on the emulator. Each job's output
+# is printed whole when it ends; make fails if any of them fails.
+test: setup
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint unit test-floor
 
 synth: setup
 	npx cdk synth --quiet

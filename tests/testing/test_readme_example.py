@@ -22,8 +22,13 @@ def example() -> str:
 
 
 def pytest_in(project: Path, *options: str) -> str:
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    env.pop("PYTEST_ADDOPTS", None)
+    # Not a worker of this run's pytest-xdist (syrupy prints no report on a worker).
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "PYTEST_ADDOPTS" and not key.startswith("PYTEST_XDIST")
+    }
+    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, "tests"],
         cwd=project,
