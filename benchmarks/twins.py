@@ -16,7 +16,6 @@ Constructs venv, which has no serverless_patterns (see :func:`_prebuilt_layer`).
 
 from __future__ import annotations
 
-import functools
 import importlib.metadata
 import json
 from collections.abc import Callable, Sequence
@@ -276,22 +275,18 @@ _LAYER_RUNTIMES = [
 _LAYER_ARCHITECTURES = [lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64]
 
 
-@functools.cache
 def _prebuilt_layer(name: str) -> tuple[str, str]:
     """The folder of layer ``name`` (``"powertools"`` or ``"stage"``) and its content hash.
 
-    The build step of a layer, done once per process before any synthesis, as a build script
-    would before ``cdk synth``: the library's own (imported here, not at the top, since the
-    Solutions Constructs venv has no serverless_patterns), so that both templates name the same
-    asset. The twin deploys the folder like any prebuilt one, with its known hash.
+    The build step of a layer, done once per process (cached there) as a build script would
+    before ``cdk synth``: the twin app's, which rebuilds the library's folders without importing
+    the library (imported here, not at the top: the Solutions Constructs venv has no
+    Powertools), so both templates name the same asset. The twin deploys the folder like any
+    prebuilt one, with its known hash.
     """
-    if name == "powertools":
-        from serverless_patterns.functions import _powertools_layer_directory
+    from benchmarks.twin_examples import _layers
 
-        return _powertools_layer_directory()
-    from serverless_patterns.filter_pipeline import _stage_layer_directory
-
-    return _stage_layer_directory()
+    return _layers.powertools_folder() if name == "powertools" else _layers.stage_folder()
 
 
 def _prebuilt_layer_version(
