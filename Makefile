@@ -59,7 +59,7 @@ lint: $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 
 unit: setup
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 $(FLOOR_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(FLOOR_VENV)

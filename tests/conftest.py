@@ -4,11 +4,8 @@ jsii starts a Node.js process on the first aws_cdk import (about 3 s); after tha
 synthesizes in about 0.1 s. Asset staging (copying every asset folder into a fresh output
 directory) is switched off in tests: it changes only asset metadata, never the template.
 
-``make test`` runs the suite on parallel workers (pytest-xdist, ``--dist loadgroup``): a
-session fixture is made once per worker, so the tests that share a costly one run on one
-worker (:data:`WORKER_GROUPS`): the integration tests share one deploy into the emulator
-(and its destroy test must come after the others), the packaging tests one built wheel and
-its virtualenvs.
+``make test`` runs the suite on parallel workers (pytest-xdist, ``-n``); the tests that
+share a costly session fixture run on one worker (``tests/scheduling.py``).
 """
 
 from __future__ import annotations
@@ -22,26 +19,14 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # CDK's own integration tests), not a warning in a user's synth output.
 os.environ.setdefault("JSII_DEPRECATED", "fail")
 
-from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
 from examples import build_examples
+from tests.scheduling import pytest_xdist_make_scheduler  # noqa: F401 (the hook)
 from tests.support import new_app, new_stack
-
-#: Test folder -> the xdist group all its tests run in (one worker, in collection order).
-WORKER_GROUPS = {"integration": "emulator", "packaging": "wheel"}
-TESTS = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        relative = item.path.relative_to(TESTS) if item.path.is_relative_to(TESTS) else None
-        group = WORKER_GROUPS.get(relative.parts[0]) if relative and relative.parts else None
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
