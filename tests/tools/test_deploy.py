@@ -253,3 +253,13 @@ def test_report_lines_say_when_the_emulator_reports_no_outputs(cloudformation: A
 
 def test_failure_reasons_of_a_missing_stack_is_empty(cloudformation: Any) -> None:
     assert deploy.failure_reasons(cloudformation, "NoSuchStack") == []
+
+
+def test_bootstrap_names_the_environment_and_synthesizes_no_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(deploy, "cdk", lambda args, env, quiet=False: calls.append(list(args)))
+    deploy.bootstrap_environment("aws://123456789012/eu-west-1", {})
+    # An empty --app: the CLI would otherwise synthesize cdk.json's app to find environments.
+    assert calls == [["bootstrap", "aws://123456789012/eu-west-1", "--app", ""]]
