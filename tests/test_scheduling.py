@@ -43,7 +43,7 @@ def test_two_workers_run_each_group_on_one_worker_in_collection_order(tmp_path: 
     (tmp_path / "recorder.py").write_text(RECORDER)
     log = tmp_path / "schedule.log"
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"},
         "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
         "SCHEDULE_LOG": str(log),
     }
