@@ -551,9 +551,12 @@ def deploy_local(
     """Bootstrap the emulator, deploy every stack of ``app`` (or ``stacks``), and report what
     really exists.
 
-    ``app`` defaults to cdk.json's (the example stacks); ``assembly`` is the output directory;
+    ``app`` defaults to cdk.json's (the example stacks); ``assembly`` is the output directory
+    (when ``app`` is a cloud assembly folder, that folder: the CLI deploys it as it is);
     ``context`` is passed as ``-c key=value`` (default for the examples: the local legacy URL).
     """
+    if app and Path(app).is_dir():
+        assembly = Path(app)
     if context is None:
         context = {} if app else {"legacy_inventory_url": LOCAL_LEGACY_URL}
     env = emulator.env()
