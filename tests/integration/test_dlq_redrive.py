@@ -189,7 +189,8 @@ def test_a_queue_workers_dead_letters_go_back_and_are_stored(
                     for i in range(3)
                 ],
             )
-            wait_for(local, "3 dead letters", lambda: local.depth(dlq) == 3)
+            with local.retries_faster():  # every order fails: received until dead-lettered
+                wait_for(local, "3 dead letters", lambda: local.depth(dlq) == 3)
         assert local.count(table, "order_id", run) == 0
 
         assert redrive(local, "QueueWorkerExample", "Orders", "--dry-run") == 0
@@ -229,7 +230,8 @@ def test_a_commands_async_failure_record_is_invoked_again_by_the_console_script(
                 router, {"command": "send-welcome-email", "payload": {"id": user}}
             )
             assert accepted["statusCode"] == 202
-            wait_for(local, "the failure record", lambda: local.depth(failures) == 1)
+            with local.retries_faster():  # Lambda's two retries (after 1 and 2 minutes) fail
+                wait_for(local, "the failure record", lambda: local.depth(failures) == 1)
         assert not welcomed()
 
         done = subprocess.run(
