@@ -218,24 +218,30 @@ class Local:
         self.control("time-scale", method="POST", body={"scale": scale})
 
     @contextlib.contextmanager
-    def retries_faster(self, scale: float | None = None) -> Iterator[None]:
-        """Long waits pass at least ``scale`` (default :data:`RETRY_TIME_SCALE`) times faster
-        for the block, then as before, pass or fail.
+    def time_scale_at_least(self, scale: float) -> Iterator[bool]:
+        """Long waits pass at least ``scale`` times faster for the block, then at the scale of
+        before, pass or fail; yields whether the scale was raised (False: it was ``scale`` or
+        more already, and is left alone)."""
+        before = float(self.status().get("time_scale", 1))
+        if before >= scale:
+            yield False
+            return
+        self.set_time_scale(scale)
+        try:
+            yield True
+        finally:
+            self.set_time_scale(before)
+
+    @contextlib.contextmanager
+    def retries_faster(self) -> Iterator[None]:
+        """:meth:`time_scale_at_least` :data:`RETRY_TIME_SCALE` for the block.
 
         Only for a wait where all that is left in flight fails at once, so that its receives
         (each after a visibility timeout) are all the wait is: a message still being processed
         could outlast the shorter visibility timeout and be received a second time.
         """
-        scale = RETRY_TIME_SCALE if scale is None else scale
-        before = float(self.status().get("time_scale", 1))
-        if before >= scale:
+        with self.time_scale_at_least(RETRY_TIME_SCALE):
             yield
-            return
-        self.set_time_scale(scale)
-        try:
-            yield
-        finally:
-            self.set_time_scale(before)
 
     def run_schedule(self, name: str) -> None:
         self.control(f"schedules/{name}/run", method="POST")
@@ -316,12 +322,13 @@ def queue_worker(local: Local, *, good: int = 5, poison: int = 1) -> dict[str, i
             "queued": local.depth(out["QueueUrl"]),
         }
 
-    def ended() -> bool:
-        return (c := counts())["processed"] + c["dead_lettered"] >= len(bodies)
+    def ended(c: dict[str, int]) -> bool:
+        return c["processed"] + c["dead_lettered"] >= len(bodies)
 
-    local.settle(until=lambda: ended() or counts()["processed"] >= good, timeout=180)
+    # Each poll reads the table and the DLQ once.
+    local.settle(until=lambda: ended(c := counts()) or c["processed"] >= good, timeout=180)
     with local.retries_faster():  # only the poison is left: received until it is dead-lettered
-        local.settle(until=ended, timeout=180)
+        local.settle(until=lambda: ended(counts()), timeout=180)
     return counts()
 
 
@@ -893,15 +900,11 @@ def main(argv: list[str] | None = None) -> int:
         print("make demo: no local emulator is running; run `make deploy` first.", file=sys.stderr)
         return 1
     local = Local(emulator.endpoint)
-    scale = float(local.status().get("time_scale", 1))
-    if scale < DEMO_TIME_SCALE:  # the poison messages' redrive takes minutes in real time
-        print(f"make demo: long waits run {DEMO_TIME_SCALE:g} times faster while it runs")
-        local.set_time_scale(DEMO_TIME_SCALE)
-    try:
+    # The poison messages' redrive takes minutes in real time.
+    with local.time_scale_at_least(DEMO_TIME_SCALE) as raised:
+        if raised:
+            print(f"make demo: long waits run {DEMO_TIME_SCALE:g} times faster while it runs")
         return _demo(local)
-    finally:
-        if scale < DEMO_TIME_SCALE:
-            local.set_time_scale(scale)
 
 
 DEMO_TIME_SCALE = 60.0

@@ -267,7 +267,7 @@ def test_failed_deploy_names_the_failing_resource(deployed: Deployed, tmp_path: 
         deploy.deploy_local(
             deployed.emulator,
             app=broken,
-            assembly=tmp_path / "cdk.out",
+            assembly=tmp_path / "cdk.out",  # left empty: the diagnosis reads the app's folder
             bootstrap=False,
             quiet=True,
         )
